@@ -1,0 +1,17 @@
+# The two commands of the README: `make demo` and `make test` (each sets up .venv first).
+PYTHON := .venv/bin/python
+ARCH ?= small
+
+.PHONY: setup demo test benchmark
+
+setup:
+	@bash tools/setup_env.sh
+
+demo: setup
+	$(PYTHON) tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo
+
+test: setup
+	$(PYTHON) -m pytest -q tests
+
+benchmark: setup
+	$(PYTHON) tools/benchmark_backbone.py

@@ -1,0 +1,11 @@
+"""mmcoc: clustering-based vision backbones for mmdet, mmseg, mmpretrain and timm.
+
+``import mmcoc`` registers every module in the ``mmcoc`` registry scope and the ``coc_*`` timm
+models.
+"""
+__version__ = '0.1.0'
+
+from . import models  # noqa: E402,F401  (registers modules)
+from .registry import MODELS  # noqa: E402
+
+__all__ = ['MODELS', '__version__']

@@ -1,0 +1,338 @@
+"""Context Clusters ("Image as Set of Points", Ma et al., ICLR'23) as an OpenMMLab backbone.
+
+Module names follow the official release (``patch_embed``, ``network.{i}``, ``norm{i}``) so that
+official weights map onto this class with renames only (see ``checkpoint_filter_fn``).
+"""
+import copy
+from typing import Dict, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmcoc.models.layers import ContextClusterMixer
+from mmcoc.registry import MODELS
+from mmcoc.utils.checkpoint import load_weights
+
+NUM_STAGES = 4
+POSITION_CHANNELS = 2
+_STAGE_KEYS = ('layers', 'embed_dims', 'heads', 'head_dim', 'mlp_ratios', 'proposals', 'folds')
+
+
+class PointReducer(nn.Module):
+    """Fuses neighbouring points into one (a strided conv, mathematically the same)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):
+        super().__init__()
+        self.proj = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+class PointMlp(nn.Module):
+    """Per-point MLP on channels-last ``Linear`` layers (the official layout of ``mlp.fc1/fc2``)."""
+
+    def __init__(self, dim, hidden_dim, act_cfg, drop):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = build_activation_layer(act_cfg)
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x):
+        x = self.drop(self.act(self.fc1(x.permute(0, 2, 3, 1))))
+        return self.drop(self.fc2(x)).permute(0, 3, 1, 2)
+
+
+class ClusterBlock(nn.Module):
+    """norm -> context cluster -> layer scale -> residual; norm -> MLP -> layer scale -> residual."""
+
+    def __init__(self, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer, norm_cfg,
+                 act_cfg, drop_rate, drop_path_rate, layer_scale_init_value):
+        super().__init__()
+        self.norm1 = build_norm_layer(norm_cfg, dim)[1]
+        self.token_mixer = ContextClusterMixer(dim, dim, heads=heads, head_dim=head_dim,
+                                               proposals=proposals, folds=folds,
+                                               normalizer=normalizer)
+        self.norm2 = build_norm_layer(norm_cfg, dim)[1]
+        self.mlp = PointMlp(dim, int(dim * mlp_ratio), act_cfg, drop_rate)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.layer_scale_1 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+        self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
+
+    def forward(self, x):
+        x = x + self.drop_path(self.layer_scale_1[:, None, None] * self.token_mixer(self.norm1(x)))
+        return x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
+
+
+@MODELS.register_module()
+class ContextCluster(BaseModule):
+    """Context-Cluster backbone: an image is a set of points (RGB + 2 position channels).
+
+    Args:
+        arch (str | dict): a name from ``arch_settings`` or a dict with the keys
+            ``layers``, ``embed_dims``, ``heads``, ``head_dim``, ``proposals``, ``folds`` and
+            optionally ``mlp_ratios`` (default ``[8, 8, 4, 4]``). Per-stage values may be given
+            once for all stages.
+        proposals (int | Sequence[int], optional): centers per side within a region, per stage;
+            overrides the arch (2 -> 4 centers, 5 -> 25, 7 -> 49).
+        folds (int | Sequence[int], optional): regions per side, per stage; overrides the arch.
+        in_channels (int): image channels (the 2 position channels are appended internally).
+        out_indices (int | Sequence[int]): stages (0-3) whose normed maps are returned, at
+            strides 4, 8, 16 and 32. Default ``-1``: the last stage.
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the point embedding, ``k`` the
+            embedding and stages ``0 .. k-1``.
+        norm_eval (bool): keep batch-norm layers (if ``norm_cfg`` asks for them) in eval mode.
+        cluster_normalizer (str): ``'similarity'`` (the paper's Eq. 1) or ``'count'`` (the
+            released code, needed to reproduce the released checkpoints exactly).
+        drop_rate, drop_path_rate, layer_scale_init_value, norm_cfg, act_cfg: as usual;
+            drop path rises linearly over all blocks.
+        pretrained (str, optional): a checkpoint path, the same as ``init_cfg=dict(
+            type='Pretrained', checkpoint=pretrained)`` (mmseg passes its model's here).
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH[, prefix=...])`` loads mmcoc or
+            official Context-Cluster weights through ``checkpoint_filter_fn``.
+    """
+    arch_settings = {
+        'tiny': dict(layers=[3, 4, 5, 2], embed_dims=[32, 64, 196, 320], heads=[4, 4, 8, 8],
+                     head_dim=24, proposals=2, folds=[8, 4, 2, 1]),
+        'tiny_plain': dict(layers=[3, 4, 5, 2], embed_dims=[32, 64, 196, 320],
+                           heads=[4, 4, 8, 8], head_dim=24, proposals=[4, 4, 2, 2], folds=1),
+        'small': dict(layers=[2, 2, 6, 2], embed_dims=[64, 128, 320, 512], heads=[4, 4, 8, 8],
+                      head_dim=32, proposals=2, folds=[8, 4, 2, 1]),
+        'medium': dict(layers=[4, 4, 12, 4], embed_dims=[64, 128, 320, 512],
+                       heads=[6, 6, 12, 12], head_dim=32, proposals=2, folds=[8, 4, 2, 1]),
+        'base_dim64': dict(layers=[6, 6, 24, 6], embed_dims=[64, 128, 320, 512],
+                           heads=[8, 8, 16, 16], head_dim=32, proposals=2, folds=[8, 4, 2, 1]),
+        'base_dim96': dict(layers=[4, 4, 12, 4], embed_dims=[96, 192, 384, 768],
+                           heads=[8, 8, 16, 16], head_dim=32, proposals=2, folds=[8, 4, 2, 1]),
+    }
+    default_mlp_ratios = [8, 8, 4, 4]
+    # The first point reducer is 4x4 stride 4, so each side needs at least 4 pixels.
+    min_input_size = 4
+
+    def __init__(self,
+                 arch: Union[str, Dict] = 'small',
+                 proposals: Optional[Union[int, Sequence[int]]] = None,
+                 folds: Optional[Union[int, Sequence[int]]] = None,
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 cluster_normalizer: str = 'similarity',
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-5,
+                 norm_cfg: Dict = dict(type='GN', num_groups=1),
+                 act_cfg: Dict = dict(type='GELU'),
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
+        if pretrained is not None:
+            # mmseg's EncoderDecoder hands the model-level ``pretrained`` to its backbone.
+            if init_cfg is not None:
+                raise ValueError('give the checkpoint either as pretrained or in init_cfg, '
+                                 'not both')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(init_cfg=init_cfg)
+        self.arch = self.resolve_arch(arch, proposals=proposals, folds=folds)
+        self.in_channels = in_channels
+        self.out_indices = self._resolve_out_indices(out_indices)
+        if not -1 <= frozen_stages <= NUM_STAGES:
+            raise ValueError(f'frozen_stages must be in [-1, {NUM_STAGES}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        a = self.arch
+        dims = a['embed_dims']
+        self.embed_dims = dims
+
+        self.patch_embed = PointReducer(in_channels + POSITION_CHANNELS, dims[0], 4, 4, 0)
+        total_blocks = sum(a['layers'])
+        network, block_index = [], 0
+        for i in range(NUM_STAGES):
+            if i > 0:
+                network.append(PointReducer(dims[i - 1], dims[i], 3, 2, 1))
+            blocks = []
+            for _ in range(a['layers'][i]):
+                blocks.append(ClusterBlock(
+                    dims[i], a['mlp_ratios'][i], a['heads'][i], a['head_dim'][i],
+                    a['proposals'][i], a['folds'][i], cluster_normalizer, norm_cfg, act_cfg,
+                    drop_rate, drop_path_rate * block_index / max(total_blocks - 1, 1),
+                    layer_scale_init_value))
+                block_index += 1
+            network.append(nn.Sequential(*blocks))
+        self.network = nn.ModuleList(network)
+        # Output norms are named by network index (norm0/2/4/6) as in the official dense
+        # checkpoints; the official classification ``norm`` is the last one (norm6).
+        for i in self.out_indices:
+            self.add_module(self.norm_name(i), build_norm_layer(norm_cfg, dims[i])[1])
+        self.apply(self._init_linear)
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------ configuration
+    @classmethod
+    def resolve_arch(cls, arch, proposals=None, folds=None) -> Dict:
+        """Expand an arch name or dict to per-stage lists, checking every value."""
+        if isinstance(arch, str):
+            if arch not in cls.arch_settings:
+                raise KeyError(f'Unknown ContextCluster arch {arch!r}; known archs: '
+                               f'{", ".join(cls.arch_settings)} (or pass a dict with the keys '
+                               f'{", ".join(_STAGE_KEYS)})')
+            arch = cls.arch_settings[arch]
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or dict, got {type(arch).__name__}')
+        arch = dict(arch)
+        arch.setdefault('mlp_ratios', cls.default_mlp_ratios)
+        if proposals is not None:
+            arch['proposals'] = proposals
+        if folds is not None:
+            arch['folds'] = folds
+        missing = [k for k in _STAGE_KEYS if k not in arch]
+        unknown = [k for k in arch if k not in _STAGE_KEYS]
+        if missing or unknown:
+            raise KeyError(f'ContextCluster arch dict: missing keys {missing}, unknown keys '
+                           f'{unknown}; expected {list(_STAGE_KEYS)}')
+        resolved = {}
+        for key in _STAGE_KEYS:
+            value = arch[key]
+            value = [value] * NUM_STAGES if isinstance(value, (int, float)) else list(value)
+            if len(value) != NUM_STAGES:
+                raise ValueError(f'arch[{key!r}] needs one value per stage ({NUM_STAGES}), '
+                                 f'got {value}')
+            if key != 'mlp_ratios' and not all(isinstance(x, int) and x >= 1 for x in value):
+                raise ValueError(f'arch[{key!r}] must hold positive ints, got {value}')
+            resolved[key] = value
+        return resolved
+
+    def _resolve_out_indices(self, out_indices):
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        resolved = []
+        for index in out_indices:
+            if not -NUM_STAGES <= index < NUM_STAGES:
+                raise ValueError(f'out_indices must be stage indices in [0, {NUM_STAGES - 1}] '
+                                 f'(or negative), got {index}')
+            resolved.append(index % NUM_STAGES)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f'out_indices repeats a stage: {out_indices}')
+        return tuple(sorted(resolved))
+
+    @staticmethod
+    def norm_name(stage: int) -> str:
+        return f'norm{2 * stage}'
+
+    @staticmethod
+    def _init_linear(m):
+        # As the reference: Linear layers truncated-normal(0.02), convs keep PyTorch's init.
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------------ forward
+    def check_input(self, x: torch.Tensor):
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
+            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f'ContextCluster expects images as a [N, {self.in_channels}, H, W] tensor and '
+                f'appends the {POSITION_CHANNELS} position channels itself; got {shape}. '
+                'Convert gray or RGBA images to RGB in the data pipeline.')
+        if min(x.shape[2:]) < self.min_input_size:
+            raise ValueError(
+                f'ContextCluster needs inputs of at least {self.min_input_size}x'
+                f'{self.min_input_size} pixels (its first point reducer is 4x4, stride 4); got '
+                f'{x.shape[2]}x{x.shape[3]}. Resize or pad the image.')
+
+    @staticmethod
+    def position_channels(x: torch.Tensor) -> torch.Tensor:
+        """``[N, 2, H, W]``: row / (H - 1) - 0.5 and col / (W - 1) - 0.5, as the reference."""
+        n, _, h, w = x.shape
+        rows = torch.arange(h, device=x.device, dtype=torch.float32) / (h - 1.0) - 0.5
+        cols = torch.arange(w, device=x.device, dtype=torch.float32) / (w - 1.0) - 0.5
+        grid = torch.stack(torch.meshgrid(rows, cols, indexing='ij')).to(x.dtype)
+        return grid.unsqueeze(0).expand(n, -1, -1, -1)
+
+    def forward(self, x: torch.Tensor):
+        self.check_input(x)
+        x = self.patch_embed(torch.cat([x, self.position_channels(x)], dim=1))
+        outs = []
+        for stage in range(NUM_STAGES):
+            if stage > 0:
+                x = self.network[2 * stage - 1](x)
+            x = self.network[2 * stage](x)
+            if stage in self.out_indices:
+                outs.append(getattr(self, self.norm_name(stage))(x))
+        return tuple(outs)
+
+    # ------------------------------------------------------------------ training state
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed]
+        for stage in range(self.frozen_stages):
+            frozen.append(self.network[2 * stage])
+            if stage > 0:
+                frozen.append(self.network[2 * stage - 1])
+            if stage in self.out_indices:
+                frozen.append(getattr(self, self.norm_name(stage)))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def init_weights(self):
+        init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
+        if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
+            logger = MMLogger.get_current_instance()
+            load_weights(self, init_cfg['checkpoint'], checkpoint_filter_fn,
+                         prefix=init_cfg.get('prefix'), logger=logger)
+            self._is_init = True
+            return
+        super().init_weights()
+
+
+def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None) -> Dict:
+    """Map any released layout of Context-Cluster weights onto mmcoc's module names.
+
+    Accepts mmcoc/mmpretrain/mmdet/mmseg checkpoints (``backbone.`` prefix, ``head.fc``) and the
+    three official generations: the first named the token mixer's convs ``fc1``/``fc2``/``fc_v``
+    and stored MLP weights conv-shaped ``[out, in, 1, 1]``; the detection/segmentation releases
+    keep conv-shaped MLPs; the classification ones keep the final ``norm`` (our ``norm6``).
+    ``state_dict`` may be a whole checkpoint (with ``state_dict``/``model``) or bare.
+    """
+    for key in ('state_dict', 'model'):
+        if isinstance(state_dict, dict) and isinstance(state_dict.get(key), dict):
+            state_dict = state_dict[key]
+            break
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                  for k, v in state_dict.items()}
+    if any(k.startswith('backbone.') for k in state_dict):
+        # A whole detector/segmentor/classifier: keep the backbone (and a linear cls head).
+        state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else 'head.' + k[8:]: v
+                      for k, v in state_dict.items()
+                      if k.startswith('backbone.') or k.startswith('head.fc.')}
+    last_norm = ContextCluster.norm_name(NUM_STAGES - 1)
+    renames = {'token_mixer.fc1.': 'token_mixer.f.', 'token_mixer.fc2.': 'token_mixer.proj.',
+               'token_mixer.fc_v.': 'token_mixer.v.'}
+    out = {}
+    for key, value in state_dict.items():
+        for old, new in renames.items():
+            key = key.replace(old, new)
+        if key.startswith('norm.'):
+            key = last_norm + key[4:]
+        if '.mlp.fc' in key and key.endswith('.weight') and value.dim() == 4:
+            value = value.flatten(1)
+        out[key] = value
+    return out

@@ -1,0 +1,3 @@
+from .clustering import ContextClusterMixer, context_cluster
+
+__all__ = ['ContextClusterMixer', 'context_cluster']

@@ -1,0 +1,193 @@
+"""The Context-Cluster token mixer ("Image as Set of Points", ICLR'23), shared by every backbone.
+
+Per head and per region: centers are proposed by average pooling, every point is compared to every
+center by cosine similarity, keeps only its most similar center, and the cluster feature
+
+    g_m = (v_m + sum_{n in m} s_n * v_n) / (1 + sum_{n in m} s_n),   s_n = sigmoid(beta + alpha * cos)
+
+is dispatched back to each member point as s_n * g_m (Eq. 1 of the paper).
+
+The reference implementation forms ``[groups, centers, points, dim]`` products for both the
+aggregation and the dispatch. Because every point belongs to exactly one cluster, both are
+row scatters and gathers here (``index_add`` / ``index_select`` over ``[groups * points, dim]``),
+and the only ``[groups, centers, points]`` tensor, the cosine matrix needed for the argmax, is
+not kept for backward.
+"""
+import math
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NORMALIZERS = ('similarity', 'count')
+
+
+def _pad_amount(size: int, folds: int) -> int:
+    return math.ceil(size / folds) * folds - size
+
+
+def context_cluster(feats: torch.Tensor,
+                    values: torch.Tensor,
+                    alpha: torch.Tensor,
+                    beta: torch.Tensor,
+                    heads: int,
+                    proposals: int,
+                    folds: int,
+                    normalizer: str = 'similarity',
+                    return_assignment: bool = False):
+    """Cluster the points of a feature map and dispatch the cluster features back.
+
+    Args:
+        feats: ``[B, heads * c, H, W]`` features the similarity is measured on.
+        values: ``[B, heads * d, H, W]`` features that are aggregated.
+        alpha, beta: learnable scale and shift of the cosine similarity (shape ``[1]``).
+        heads: number of heads; channels are split into ``heads`` equal groups.
+        proposals: centers per side within each region (``proposals ** 2`` centers).
+        folds: regions per side (``folds ** 2`` regions clustered independently).
+        normalizer: ``'similarity'`` divides the cluster sum by ``1 + sum(s)`` as Eq. (1) of the
+            paper; ``'count'`` divides by ``1 + |cluster|`` as the released reference code (and
+            therefore the released checkpoints) do.
+        return_assignment: also return each point's center index, ``[B, heads, H, W]`` (long),
+            numbered ``region * proposals**2 + center`` with regions in row-major order.
+
+    Any ``H x W`` is accepted: a map that does not divide into ``folds`` regions is padded at the
+    bottom/right; padded points are left out of the center pooling (a center whose pooling window
+    holds no real point is never chosen), carry zero weight in the clusters and are cropped away,
+    so they never join, pull or shift a cluster. A map that divides is not padded at all.
+
+    Returns:
+        ``[B, heads * d, H, W]`` (and the assignment when asked for).
+    """
+    if normalizer not in NORMALIZERS:
+        raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
+    if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
+            or feats.shape[2:] != values.shape[2:]:
+        raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
+                         f'got {tuple(feats.shape)} and {tuple(values.shape)}')
+    if feats.shape[1] % heads or values.shape[1] % heads:
+        raise ValueError(f'channels ({feats.shape[1]}, {values.shape[1]}) must divide into '
+                         f'{heads} heads')
+    B, _, H, W = feats.shape
+    c, d = feats.shape[1] // heads, values.shape[1] // heads
+    f = folds
+    pad_h, pad_w = _pad_amount(H, f), _pad_amount(W, f)
+    padded = bool(pad_h or pad_w)
+    if padded:
+        # Zero padding makes every pooled sum a sum over real points only.
+        feats = F.pad(feats, (0, pad_w, 0, pad_h))
+        values = F.pad(values, (0, pad_w, 0, pad_h))
+    h, w = (H + pad_h) // f, (W + pad_w) // f
+    R = f * f
+    G, N, M = B * heads * R, h * w, proposals * proposals
+
+    # Regions become groups: [B, E, c, f, h, f, w] -> [B, E, f, f, c, h, w]. The similarity
+    # features stay channels-first (pooling, bmm); values go channels-last (row scatter/gather).
+    x = feats.view(B, heads, c, f, h, f, w).permute(0, 1, 3, 5, 2, 4, 6).reshape(G, c, h, w)
+    v = values.view(B, heads, d, f, h, f, w).permute(0, 1, 3, 5, 4, 6, 2).reshape(G, h, w, d)
+
+    centers = F.adaptive_avg_pool2d(x, proposals).reshape(G, c, M)
+    value_centers = F.adaptive_avg_pool2d(v.permute(0, 3, 1, 2), proposals).reshape(G, d, M)
+    if padded:
+        point_valid = _region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
+        coverage = F.adaptive_avg_pool2d(point_valid, proposals).reshape(1, R, 1, M)
+        center_valid = (coverage > 0).reshape(1, R, M)
+        # pooled zero-padded sums / fraction of real points = mean over real points only
+        scale = torch.where(coverage > 0, coverage.reciprocal(), torch.zeros_like(coverage))
+        centers = (centers.view(-1, R, c, M) * scale).view(G, c, M)
+        value_centers = (value_centers.view(-1, R, d, M) * scale).view(G, d, M)
+
+    centers = F.normalize(centers.transpose(1, 2), dim=-1)  # [G, M, c]
+    points = F.normalize(x.reshape(G, c, N), dim=1)  # [G, c, N]
+    cos = torch.bmm(centers, points)  # [G, M, N]; freed after the gather below
+    with torch.no_grad():
+        sim = torch.sigmoid(beta + alpha * cos)
+        if padded:
+            sim.view(-1, R, M, N).masked_fill_(~center_valid[..., None], -1.0)
+        assignment = sim.argmax(dim=1)  # [G, N]; first of equal maxima, as torch.max
+        del sim
+    sim = torch.sigmoid(beta + alpha * cos.gather(1, assignment.unsqueeze(1)).squeeze(1))  # [G, N]
+    if padded:
+        point_mask = point_valid.reshape(1, R, N)
+        sim = (sim.view(-1, R, N) * point_mask).view(G, N)
+
+    flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
+    v = v.reshape(G * N, d)
+    sim_col = sim.reshape(G * N, 1)
+    clusters = value_centers.transpose(1, 2).reshape(G * M, d).index_add(0, flat, v * sim_col)
+    if normalizer == 'similarity':
+        weight = sim.reshape(-1)
+    else:
+        weight = point_mask.expand(B * heads, R, N).reshape(-1) if padded else \
+            torch.ones_like(flat, dtype=sim.dtype)
+    denom = torch.ones(G * M, dtype=sim.dtype, device=sim.device).index_add(0, flat, weight)
+    clusters = clusters / denom.unsqueeze(1)
+    out = clusters.index_select(0, flat) * sim_col  # [G * N, d]
+
+    # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
+    # following 1x1 projection and the block's point MLP run fastest on.
+    out = out.view(B, heads, f, f, h, w, d).permute(0, 2, 4, 3, 5, 1, 6)
+    out = out.reshape(B, h * f, w * f, heads * d).permute(0, 3, 1, 2)
+    if padded:
+        out = out[:, :, :H, :W]
+    if not return_assignment:
+        return out
+    assignment = assignment.view(B, heads, R, N).view(B, heads, f, f, h, w)
+    assignment = assignment + (torch.arange(R, device=feats.device) * M).view(1, 1, f, f, 1, 1)
+    assignment = assignment.permute(0, 1, 2, 4, 3, 5).reshape(B, heads, h * f, w * f)
+    return out, assignment[:, :, :H, :W]
+
+
+def _region_validity(H: int, W: int, folds: int, device, dtype) -> torch.Tensor:
+    """``[folds**2, 1, h, w]``: 1 where a region's cell holds a real point of the ``H x W`` map."""
+    f = folds
+    valid = torch.zeros(math.ceil(H / f) * f, math.ceil(W / f) * f, device=device, dtype=dtype)
+    valid[:H, :W] = 1
+    h, w = valid.shape[0] // f, valid.shape[1] // f
+    return valid.view(f, h, f, w).permute(0, 2, 1, 3).reshape(f * f, 1, h, w)
+
+
+class ContextClusterMixer(nn.Module):
+    """Multi-head Context-Cluster token mixer: ``f``/``v`` projections, clustering, ``proj``.
+
+    Parameter names follow the official checkpoints (``f``, ``v``, ``proj``, ``sim_alpha``,
+    ``sim_beta``) so that their weights load unchanged.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 out_dim: Optional[int] = None,
+                 heads: int = 4,
+                 head_dim: int = 24,
+                 proposals: int = 2,
+                 folds: int = 1,
+                 normalizer: str = 'similarity'):
+        super().__init__()
+        if normalizer not in NORMALIZERS:
+            raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
+        for name, value in (('heads', heads), ('head_dim', head_dim), ('proposals', proposals),
+                            ('folds', folds)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value!r}')
+        self.heads, self.head_dim = heads, head_dim
+        self.proposals, self.folds, self.normalizer = proposals, folds, normalizer
+        self.f = nn.Conv2d(dim, heads * head_dim, kernel_size=1)
+        self.v = nn.Conv2d(dim, heads * head_dim, kernel_size=1)
+        self.proj = nn.Conv2d(heads * head_dim, out_dim or dim, kernel_size=1)
+        self.sim_alpha = nn.Parameter(torch.ones(1))
+        self.sim_beta = nn.Parameter(torch.zeros(1))
+        # Visualisation sets keep_assignment to read each point's center from a real forward.
+        self.keep_assignment = False
+        self.last_assignment: Optional[torch.Tensor] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        args = (self.f(x), self.v(x), self.sim_alpha, self.sim_beta, self.heads,
+                self.proposals, self.folds, self.normalizer)
+        if not self.keep_assignment:
+            return self.proj(context_cluster(*args))
+        out, self.last_assignment = context_cluster(*args, return_assignment=True)
+        return self.proj(out)
+
+    def extra_repr(self) -> str:
+        return (f'heads={self.heads}, head_dim={self.head_dim}, proposals={self.proposals}, '
+                f'folds={self.folds}, normalizer={self.normalizer!r}')

@@ -1,0 +1,11 @@
+"""mmcoc's registry scope.
+
+Configs of any OpenMMLab package refer to our modules as ``type='mmcoc.ContextCluster'`` and pull
+the package in with ``custom_imports=dict(imports=['mmcoc'], allow_failed_imports=False)``:
+mmengine resolves the ``mmcoc.`` prefix to this child of its root ``MODELS`` registry, whichever
+scope (mmdet, mmseg, mmpretrain) builds the model.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmcoc', locations=['mmcoc.models'])

@@ -1,0 +1,83 @@
+"""Reading checkpoints safely and loading them into a model without silent mismatches."""
+import argparse
+import logging
+import os
+import pickle
+import zipfile
+from typing import Callable, Dict, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+# Official Context-Cluster releases are saved by timm's training script, which stores its
+# argparse.Namespace next to the weights. Allowing that one plain container keeps loading
+# weights-only: no pickled code runs.
+SAFE_GLOBALS = [argparse.Namespace]
+
+
+def load_checkpoint_file(path: str) -> Dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)``; remote paths go to mmengine."""
+    if '://' in path:
+        from mmengine.runner import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f'checkpoint {path!r} does not exist. Put the file there or change the path; '
+            'official Context-Cluster releases load as they are (.pth.tar or .pth).')
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise RuntimeError(
+            f'checkpoint {path!r} holds Python objects that weights-only loading refuses '
+            f'({str(err).splitlines()[0]}). mmcoc does not run pickled code from weight files: '
+            'save just the state_dict (torch.save(ckpt["state_dict"], path)).') from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise RuntimeError(f'checkpoint {path!r} is truncated or not a PyTorch checkpoint '
+                           f'({err}). Download or copy it again.') from err
+
+
+def load_weights(model: nn.Module,
+                 checkpoint: str,
+                 filter_fn: Callable[[Dict, nn.Module], Dict],
+                 prefix: Optional[str] = None,
+                 logger=None) -> Dict[str, list]:
+    """Load ``checkpoint`` into ``model`` after ``filter_fn``; never silently.
+
+    A shape mismatch raises naming the key and both shapes; missing and unexpected keys are
+    logged with the coverage; a checkpoint sharing no key with the model raises.
+    """
+    state_dict = load_checkpoint_file(checkpoint)
+    if prefix:
+        source = state_dict.get('state_dict', state_dict)
+        if any(k.startswith(prefix) for k in source):
+            state_dict = {k[len(prefix):]: v for k, v in source.items() if k.startswith(prefix)}
+        else:
+            print_log(f'no key of {checkpoint} starts with prefix {prefix!r}; reading its '
+                      'layout automatically', logger=logger, level=logging.WARNING)
+    state_dict = filter_fn(state_dict, model)
+    own = model.state_dict()
+    matched = [k for k in state_dict if k in own]
+    if not matched:
+        raise ValueError(
+            f'no key of checkpoint {checkpoint!r} matches {type(model).__name__} (first keys: '
+            f'{list(state_dict)[:5]}). Is it a checkpoint of this architecture?')
+    for key in matched:
+        if state_dict[key].shape != own[key].shape:
+            raise ValueError(
+                f'checkpoint {checkpoint!r} does not fit {type(model).__name__}: {key!r} has '
+                f'shape {tuple(state_dict[key].shape)} in the checkpoint but '
+                f'{tuple(own[key].shape)} in the model. Check the arch of the config.')
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    model.load_state_dict({k: state_dict[k] for k in matched}, strict=False)
+    print_log(f'loaded {len(matched)}/{len(own)} tensors of {type(model).__name__} from '
+              f'{checkpoint}', logger=logger)
+    if missing:
+        print_log(f'missing in the checkpoint (left as initialised): {missing}', logger=logger,
+                  level=logging.WARNING)
+    if unexpected:
+        print_log(f'in the checkpoint but not in the model (ignored): {unexpected}',
+                  logger=logger, level=logging.WARNING)
+    return dict(missing_keys=missing, unexpected_keys=unexpected)

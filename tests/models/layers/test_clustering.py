@@ -1,0 +1,189 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmcoc.models.layers import ContextClusterMixer, context_cluster
+from mmcoc.testing import naive_context_cluster
+
+# heads, proposals, folds, H, W, normalizer
+DIVISIBLE_CASES = [
+    (4, 2, 8, 16, 24, 'similarity'),
+    (2, 5, 2, 10, 14, 'count'),
+    (3, 7, 1, 9, 13, 'similarity'),  # odd size, no folds: adaptive pooling bins overlap
+    (1, 3, 4, 12, 20, 'count'),
+    (8, 2, 1, 7, 7, 'similarity'),
+    (2, 4, 2, 6, 10, 'similarity'),  # more centers per side than points per region side
+]
+
+
+def make_inputs(heads, H, W, dtype, batch=2, c=6, d=5, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    feats = torch.randn(batch, heads * c, H, W, generator=gen, dtype=dtype)
+    values = torch.randn(batch, heads * d, H, W, generator=gen, dtype=dtype)
+    alpha = torch.tensor([1.3], dtype=dtype)
+    beta = torch.tensor([-0.4], dtype=dtype)
+    return [t.requires_grad_() for t in (feats, values, alpha, beta)]
+
+
+def outputs_and_grads(fn, inputs, *args):
+    out = fn(*inputs, *args)
+    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(1),
+                           dtype=out.dtype)
+    grads = torch.autograd.grad((out * upstream).sum(), inputs)
+    return out, grads
+
+
+@pytest.mark.parametrize('heads,proposals,folds,H,W,normalizer', DIVISIBLE_CASES)
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
+def test_fast_op_matches_naive(heads, proposals, folds, H, W, normalizer, dtype):
+    inputs = make_inputs(heads, H, W, dtype)
+    args = (heads, proposals, folds, normalizer)
+    fast, fast_grads = outputs_and_grads(context_cluster, inputs, *args)
+    naive, naive_grads = outputs_and_grads(naive_context_cluster, inputs, *args)
+    assert fast.shape == naive.shape == (2, heads * 5, H, W)
+    assert (fast - naive).abs().max() < 1e-5
+    for name, a, b in zip(('feats', 'values', 'alpha', 'beta'), fast_grads, naive_grads):
+        # alpha/beta gradients are sums over every point; compare them relative to their size
+        scale = 1.0 if name in ('feats', 'values') else max(1.0, b.abs().max().item())
+        assert (a - b).abs().max() / scale < 1e-5, name
+
+
+def test_hard_assignment_and_cluster_formula_by_hand():
+    # One region, two centers (left and right halves pooled), a 1x4 map, 1 head, 1 channel.
+    feats = torch.tensor([[[[1., 2., -1., -3.]]]])
+    values = torch.tensor([[[[10., 20., 30., 40.]]]])
+    alpha, beta = torch.ones(1), torch.zeros(1)
+    out, assignment = context_cluster(feats, values, alpha, beta, 1, proposals=2, folds=1,
+                                      return_assignment=True)
+    # Pooling a 1x4 map to 2x2 gives centers 1.5, -2 (top) and the same again (bottom); a
+    # 1-channel cosine is the sign, so positive points pick center 0 (the first of two equal
+    # maxima, as torch.max) and negative ones center 1.
+    s = torch.sigmoid(torch.tensor(1.0))
+    assert assignment.flatten().tolist() == [0, 0, 1, 1]
+    left = (15. + s * 10 + s * 20) / (1 + 2 * s)
+    right = (35. + s * 30 + s * 40) / (1 + 2 * s)
+    expected = torch.stack([left * s, left * s, right * s, right * s])
+    assert torch.allclose(out.flatten(), expected)
+
+
+def ragged_naive(feats, values, alpha, beta, heads, proposals, folds, normalizer):
+    """Literal per-region loops over the real points of a map that does not divide by folds.
+
+    Regions and pooling bins are laid out on the map padded up to a multiple of ``folds`` (as
+    documented for the fast op) but every average and sum runs over real points only.
+    """
+    B, C, H, W = feats.shape
+    h, w = math.ceil(H / folds), math.ceil(W / folds)
+    c, d = C // heads, values.shape[1] // heads
+    out = torch.zeros(B, heads * d, H, W, dtype=feats.dtype)
+    bins = [(math.floor(i * h / proposals), math.ceil((i + 1) * h / proposals))
+            for i in range(proposals)]
+    wbins = [(math.floor(j * w / proposals), math.ceil((j + 1) * w / proposals))
+             for j in range(proposals)]
+    for b in range(B):
+        for e in range(heads):
+            x = feats[b, e * c:(e + 1) * c]
+            v = values[b, e * d:(e + 1) * d]
+            for r in range(folds):
+                for q in range(folds):
+                    r0, q0 = r * h, q * w
+                    points = [(i, j) for i in range(r0, min(r0 + h, H))
+                              for j in range(q0, min(q0 + w, W))]
+                    if not points:
+                        continue
+                    centers, vcenters = [], []
+                    for (a0, a1) in bins:
+                        for (b0, b1) in wbins:
+                            cell = [(i, j) for (i, j) in points
+                                    if r0 + a0 <= i < r0 + a1 and q0 + b0 <= j < q0 + b1]
+                            if cell:
+                                centers.append(torch.stack([x[:, i, j] for i, j in cell]).mean(0))
+                                vcenters.append(torch.stack([v[:, i, j] for i, j in cell]).mean(0))
+                    cen = F.normalize(torch.stack(centers), dim=-1)
+                    pts = F.normalize(torch.stack([x[:, i, j] for i, j in points]), dim=-1)
+                    sim = torch.sigmoid(beta + alpha * cen @ pts.T)  # [M, N]
+                    best = sim.argmax(0)
+                    for m in range(len(centers)):
+                        members = [n for n in range(len(points)) if best[n] == m]
+                        if not members:
+                            continue
+                        s = sim[m, members]
+                        vs = torch.stack([v[:, points[n][0], points[n][1]] for n in members])
+                        den = s.sum() if normalizer == 'similarity' else float(len(members))
+                        g = (vcenters[m] + (s[:, None] * vs).sum(0)) / (den + 1)
+                        for k, n in enumerate(members):
+                            i, j = points[n]
+                            out[b, e * d:(e + 1) * d, i, j] = g * s[k]
+    return out
+
+
+@pytest.mark.parametrize('heads,proposals,folds,H,W,normalizer', [
+    (2, 2, 4, 7, 10, 'similarity'),
+    (1, 3, 2, 5, 9, 'count'),
+    (2, 2, 8, 3, 5, 'similarity'),  # smaller than the folds: most regions are all padding
+    (1, 5, 2, 11, 6, 'similarity'),
+])
+def test_padding_never_joins_or_shifts_a_cluster(heads, proposals, folds, H, W, normalizer):
+    inputs = make_inputs(heads, H, W, torch.float64, batch=1, c=3, d=2)
+    args = (heads, proposals, folds, normalizer)
+    fast, fast_grads = outputs_and_grads(context_cluster, inputs, *args)
+    ragged, ragged_grads = outputs_and_grads(ragged_naive, inputs, *args)
+    assert torch.isfinite(fast).all()
+    assert (fast - ragged).abs().max() < 1e-10
+    for a, b in zip(fast_grads, ragged_grads):
+        assert (a - b).abs().max() < 1e-10
+
+
+def test_divisible_sizes_are_not_padded(monkeypatch):
+    calls = []
+    real_pad = F.pad
+    monkeypatch.setattr(F, 'pad', lambda *a, **k: calls.append(1) or real_pad(*a, **k))
+    context_cluster(*make_inputs(2, 8, 16, torch.float32), 2, 2, 4)
+    assert not calls
+    context_cluster(*make_inputs(2, 9, 16, torch.float32), 2, 2, 4)
+    assert calls
+
+
+def test_zero_features_give_finite_results():
+    inputs = make_inputs(2, 8, 8, torch.float32)
+    with torch.no_grad():
+        inputs[0].zero_()  # cosine similarity of zero vectors
+    out, grads = outputs_and_grads(context_cluster, inputs, 2, 2, 2)
+    assert torch.isfinite(out).all()
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_assignment_numbers_regions_then_centers():
+    inputs = make_inputs(2, 8, 8, torch.float32)
+    _, assignment = context_cluster(*inputs, 2, 2, 2, return_assignment=True)
+    assert assignment.shape == (2, 2, 8, 8)
+    # region (r, q) owns center ids [4 * (2r + q), 4 * (2r + q) + 4)
+    region_of = (torch.arange(8) // 4)[:, None] * 2 + (torch.arange(8) // 4)[None, :]
+    assert ((assignment // 4) == region_of).all()
+
+
+def test_mixer_records_assignment_only_when_asked():
+    mixer = ContextClusterMixer(16, heads=2, head_dim=4, proposals=2, folds=2)
+    x = torch.randn(1, 16, 8, 8)
+    assert mixer(x).shape == x.shape and mixer.last_assignment is None
+    mixer.keep_assignment = True
+    mixer(x)
+    assert mixer.last_assignment.shape == (1, 2, 8, 8)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(normalizer='mean'), 'normalizer'),
+    (dict(folds=0), 'folds'),
+    (dict(proposals=2.5), 'proposals'),
+])
+def test_mixer_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ContextClusterMixer(16, **kwargs)
+
+
+def test_op_rejects_channels_that_do_not_split_into_heads():
+    feats, values, alpha, beta = make_inputs(1, 8, 8, torch.float32, c=5)
+    with pytest.raises(ValueError, match='heads'):
+        context_cluster(feats, values, alpha, beta, 2, 2, 1)

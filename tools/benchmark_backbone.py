@@ -1,0 +1,186 @@
+"""Speed and peak memory of the fast clustering op against the naive formulation, side by side.
+
+Every case runs in a fresh subprocess (so its peak memory is its own) on the same seeded inputs
+and times forward + backward. Op cases run the clustering op alone on the inputs it gets in each
+of the four stages of an arch, once fast and once naive, and compare outputs and gradients.
+Backbone cases time whole backbones with the fast op, beside torchvision's ResNet-50.
+
+    python tools/benchmark_backbone.py                # the full table (about 10 min on 2 cores)
+    python tools/benchmark_backbone.py --quick        # a small smoke run
+"""
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import platform
+import resource
+import tempfile
+import time
+from unittest import mock
+
+import torch
+
+from mmcoc.testing import naive_context_cluster
+
+DETECTION_SIZE = (1, 3, 768, 1152)
+
+
+def stage_shapes(arch, shape, proposals, folds=(8, 4, 2, 1)):
+    """The clustering op's inputs in each stage of ``arch`` for an image batch ``shape``."""
+    from mmcoc.models import ContextCluster
+    a = ContextCluster.resolve_arch(arch)
+    b, _, h, w = shape
+    h, w = h // 4, w // 4
+    stages = []
+    for i in range(4):
+        stages.append(dict(shape=(b, a['heads'][i] * a['head_dim'][i], h, w),
+                           heads=a['heads'][i], proposals=proposals, folds=folds[i]))
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return stages
+
+
+def cases(quick: bool):
+    """(op cases, backbone cases): op cases run all four stages of an arch, fast and naive."""
+    if quick:
+        return [
+            dict(name='op, coc_tiny stages, 2x3x64x64, p2', kind='op',
+                 stages=stage_shapes('tiny', (2, 3, 64, 64), 2)),
+        ], [
+            dict(name='coc_tiny 1x3x96x160, p5', kind='backbone', arch='tiny',
+                 shape=(1, 3, 96, 160), proposals=5),
+            dict(name='resnet50 1x3x96x160', kind='resnet50', shape=(1, 3, 96, 160)),
+        ]
+    return [
+        dict(name='op, coc_small stages, 8x3x224x224, p2', kind='op',
+             stages=stage_shapes('small', (8, 3, 224, 224), 2)),
+        dict(name='op, coc_medium stages, 8x3x224x224, p2', kind='op',
+             stages=stage_shapes('medium', (8, 3, 224, 224), 2)),
+        dict(name='op, coc_small stages, 1x3x768x1152, p5', kind='op',
+             stages=stage_shapes('small', DETECTION_SIZE, 5)),
+        dict(name='op, coc_medium stages, 1x3x768x1152, p5', kind='op',
+             stages=stage_shapes('medium', DETECTION_SIZE, 5)),
+    ], [
+        dict(name='coc_small 8x3x224x224, p2', kind='backbone', arch='small',
+             shape=(8, 3, 224, 224), proposals=2),
+        dict(name='coc_small 1x3x768x1152, p5', kind='backbone', arch='small',
+             shape=DETECTION_SIZE, proposals=5),
+        dict(name='resnet50 1x3x768x1152', kind='resnet50', shape=DETECTION_SIZE),
+    ]
+
+
+def current_rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def make_inputs(case):
+    """(callable running one fwd+bwd and returning the tensors to compare, the inputs)."""
+    torch.manual_seed(0)
+    if case['kind'] == 'op':
+        from mmcoc.models.layers import clustering as cluster_module
+        inputs = []
+        for st in case['stages']:
+            feats = torch.randn(st['shape'], requires_grad=True)
+            values = torch.randn(st['shape'], requires_grad=True)
+            alpha = torch.ones(1, requires_grad=True)
+            beta = torch.zeros(1, requires_grad=True)
+            inputs.append((st, [feats, values, alpha, beta]))
+
+        def step():
+            outs = []
+            for st, tensors in inputs:
+                for t in tensors:
+                    t.grad = None
+                # Looked up at call time so that the naive formulation can be patched in.
+                out = cluster_module.context_cluster(
+                    *tensors, st['heads'], st['proposals'], st['folds'])
+                out.backward(torch.ones_like(out))
+                outs += [out.detach()] + [t.grad for t in tensors]
+            return outs
+        return step
+
+    if case['kind'] == 'resnet50':
+        import torchvision
+        model = torchvision.models.resnet50()
+    else:
+        from mmcoc.models import ContextCluster
+        model = ContextCluster(case['arch'], proposals=case['proposals'], folds=[8, 4, 2, 1],
+                               out_indices=(0, 1, 2, 3))
+    x = torch.randn(case['shape'], requires_grad=True)
+
+    def step():
+        x.grad = None
+        model.zero_grad(set_to_none=True)
+        outs = model(x)
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        sum(o.square().mean() for o in outs).backward()
+        return [o.detach() for o in outs] + [x.grad]
+    return step
+
+
+def worker(case, impl, reps, out_path, queue):
+    step = make_inputs(case)
+    # The mixer looks the op up in its module at call time, so patching it swaps the formulation.
+    patch = mock.patch('mmcoc.models.layers.clustering.context_cluster',
+                       naive_context_cluster) if impl == 'naive' else contextlib.nullcontext()
+    times = []
+    with patch:
+        base = current_rss_mb()
+        for _ in range(reps + 1):  # the first run warms up and is not timed
+            start = time.perf_counter()
+            outs = step()
+            times.append(time.perf_counter() - start)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    if out_path:
+        torch.save(outs, out_path)
+    queue.put(dict(time=sum(times[1:]) / reps, peak=peak))
+
+
+def run(case, impl, reps, out_path=None):
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    proc = ctx.Process(target=worker, args=(case, impl, reps, out_path, queue))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"benchmark case {case['name']} ({impl}) failed")
+    return queue.get()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--reps', type=int, default=3, help='timed fwd+bwd runs per case')
+    parser.add_argument('--quick', action='store_true', help='small inputs (smoke test)')
+    args = parser.parse_args()
+    op_cases, backbone_cases = cases(args.quick)
+    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'{platform.processor() or platform.machine()}, CPU, fp32, mean of {args.reps} '
+          'fwd+bwd after a warm-up\n', flush=True)
+    rows = ['| case | naive fwd+bwd (s) | fast fwd+bwd (s) | speed-up | naive peak (MiB) | '
+            'fast peak (MiB) | memory saved | max abs diff (out, grads) |',
+            '|---|---|---|---|---|---|---|---|']
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in op_cases:
+            paths = {impl: os.path.join(tmp, f'{impl}.pt') for impl in ('naive', 'fast')}
+            res = {impl: run(case, impl, args.reps, paths[impl]) for impl in ('naive', 'fast')}
+            naive, fast = (torch.load(paths[i]) for i in ('naive', 'fast'))
+            # outputs and the gradients of feats and values (alpha/beta grads are sums over
+            # all points: their float32 rounding grows with the map and is left out here)
+            diff = max((a - b).abs().max().item() for i, (a, b) in enumerate(zip(naive, fast))
+                       if i % 5 < 3)
+            rows.append(
+                f"| {case['name']} | {res['naive']['time']:.3f} | {res['fast']['time']:.3f} | "
+                f"{res['naive']['time'] / res['fast']['time']:.1f}x | {res['naive']['peak']:.0f} "
+                f"| {res['fast']['peak']:.0f} | {res['naive']['peak'] / res['fast']['peak']:.1f}x "
+                f'| {diff:.1e} |')
+            print(rows[-1], flush=True)
+    print('\n' + '\n'.join(rows))
+
+    print('\n| backbone (fast op), dense outputs | fwd+bwd (s) | peak (MiB) |\n|---|---|---|')
+    for case in backbone_cases:
+        res = run(case, 'fast', args.reps)
+        print(f"| {case['name']} | {res['time']:.3f} | {res['peak']:.0f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
