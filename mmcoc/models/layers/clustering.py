@@ -101,7 +101,7 @@ def context_cluster(feats: torch.Tensor,
     points = F.normalize(x.reshape(G, c, N), dim=1)  # [G, c, N]
     cos = torch.bmm(centers, points)  # [G, M, N]; freed after the gather below
     with torch.no_grad():
-        sim = torch.sigmoid(beta + alpha * cos)
+        sim = cos.mul(alpha).add_(beta).sigmoid_()  # in place: one [G, M, N] buffer
         if padded:
             sim.view(-1, R, M, N).masked_fill_(~center_valid[..., None], -1.0)
         assignment = sim.argmax(dim=1)  # [G, N]; first of equal maxima, as torch.max
@@ -112,17 +112,16 @@ def context_cluster(feats: torch.Tensor,
         sim = (sim.view(-1, R, N) * point_mask).view(G, N)
 
     flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
-    v = v.reshape(G * N, d)
-    sim_col = sim.reshape(G * N, 1)
-    clusters = value_centers.transpose(1, 2).reshape(G * M, d).index_add(0, flat, v * sim_col)
     if normalizer == 'similarity':
-        weight = sim.reshape(-1)
+        counts = None
     else:
-        weight = point_mask.expand(B * heads, R, N).reshape(-1) if padded else \
+        members = point_mask.expand(B * heads, R, N).reshape(-1) if padded else \
             torch.ones_like(flat, dtype=sim.dtype)
-    denom = torch.ones(G * M, dtype=sim.dtype, device=sim.device).index_add(0, flat, weight)
-    clusters = clusters / denom.unsqueeze(1)
-    out = clusters.index_select(0, flat) * sim_col  # [G * N, d]
+        counts = torch.zeros(G * M, dtype=sim.dtype, device=sim.device).index_add_(0, flat, members)
+    # one dtype for the scatter (autocast may leave the similarity wider than the values)
+    out = _AggregateDispatch.apply(v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
+                                   value_centers.transpose(1, 2).reshape(G * M, d), flat,
+                                   None if counts is None else counts.to(v.dtype))
 
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.
@@ -136,6 +135,42 @@ def context_cluster(feats: torch.Tensor,
     assignment = assignment + (torch.arange(R, device=feats.device) * M).view(1, 1, f, f, 1, 1)
     assignment = assignment.permute(0, 1, 2, 4, 3, 5).reshape(B, heads, h * f, w * f)
     return out, assignment[:, :, :H, :W]
+
+
+class _AggregateDispatch(torch.autograd.Function):
+    """Cluster features from member points, dispatched back: ``out_n = s_n * g_{k(n)}``.
+
+    ``g_k = (vc_k + sum_{n in k} s_n v_n) / D_k`` with ``D_k = 1 + sum_{n in k} s_n``, or
+    ``1 + counts_k`` when ``counts`` is given. Written out (rather than left to autograd) so that
+    backward keeps only ``v``, ``s`` and the small per-cluster tensors instead of the
+    ``[points, dim]`` intermediates, the largest buffers of the op at detection sizes.
+    """
+
+    @staticmethod
+    def forward(ctx, v, s, value_centers, flat, counts):
+        numer = value_centers.index_add(0, flat, v * s.unsqueeze(1))
+        denom = 1 + (counts if counts is not None else
+                     s.new_zeros(value_centers.shape[0]).index_add_(0, flat, s))
+        clusters = numer / denom.unsqueeze(1)
+        ctx.save_for_backward(v, s, flat, clusters, denom)
+        ctx.by_similarity = counts is None
+        return clusters.index_select(0, flat).mul_(s.unsqueeze(1))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        v, s, flat, clusters, denom = ctx.saved_tensors
+        s_col = s.unsqueeze(1)
+        grad_clusters = torch.zeros_like(clusters).index_add_(0, flat, grad * s_col)
+        grad_s = clusters.index_select(0, flat).mul_(grad).sum(1)
+        grad_numer = grad_clusters / denom.unsqueeze(1)  # = grad of value_centers
+        spread = grad_numer.index_select(0, flat)
+        grad_v = spread * s_col
+        grad_s += spread.mul_(v).sum(1)
+        if ctx.by_similarity:
+            grad_denom = -(grad_clusters * clusters).sum(1) / denom
+            grad_s += grad_denom.index_select(0, flat)
+        return grad_v, grad_s, grad_numer, None, None
 
 
 def _region_validity(H: int, W: int, folds: int, device, dtype) -> torch.Tensor:
