@@ -34,6 +34,7 @@ log "installing torch $(pin torch) / torchvision $(pin torchvision)"
 
 # mmcv ships no wheel for this torch; its ops must be compiled. Look for a wheel first.
 mmcv_version="$(pin mmcv)"
+py_tag="$("$venv/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
 find_links=()
 IFS=: read -r -a extra <<< "${MMCOC_WHEELHOUSE:-}"
 for dir in "${extra[@]}" "$root/../shared/wheelhouse" "$cache"; do
@@ -42,7 +43,7 @@ done
 have_wheel() {
   local dir
   for dir in "${extra[@]}" "$root/../shared/wheelhouse" "$cache"; do
-    [[ -n "$dir" ]] && compgen -G "$dir/mmcv-${mmcv_version}-cp311-*.whl" > /dev/null && return 0
+    [[ -n "$dir" ]] && compgen -G "$dir/mmcv-${mmcv_version}-${py_tag}-*.whl" > /dev/null && return 0
   done
   return 1
 }
@@ -56,7 +57,9 @@ else
   log "the wheel is kept in $cache so that this never happens twice on this machine"
   build="$(mktemp -d)"
   trap 'rm -rf "$build"' EXIT
-  "${pip[@]}" download -q --no-deps --no-binary :all: -d "$build" "mmcv==$mmcv_version"
+  # mmcv's setup.py imports torch even to read its metadata: use the venv's, no isolation.
+  "${pip[@]}" download -q --no-deps --no-binary :all: --no-build-isolation -d "$build" \
+    "mmcv==$mmcv_version"
   tar -xzf "$build"/mmcv-"$mmcv_version".tar.gz -C "$build"
   src="$build/mmcv-$mmcv_version"
   # torch >= 2.6 headers refuse anything older than C++20, and mmcv hard-codes its standard.
