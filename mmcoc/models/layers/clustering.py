@@ -115,13 +115,11 @@ def context_cluster(feats: torch.Tensor,
     if normalizer == 'similarity':
         counts = None
     else:
-        members = point_mask.expand(B * heads, R, N).reshape(-1) if padded else \
-            torch.ones_like(flat, dtype=sim.dtype)
-        counts = torch.zeros(G * M, dtype=sim.dtype, device=sim.device).index_add_(0, flat, members)
+        members = point_mask.expand(B * heads, R, N).reshape(-1) if padded else None
+        counts = torch.bincount(flat, weights=members, minlength=G * M).to(v.dtype)
     # one dtype for the scatter (autocast may leave the similarity wider than the values)
     out = _AggregateDispatch.apply(v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
-                                   value_centers.transpose(1, 2).reshape(G * M, d), flat,
-                                   None if counts is None else counts.to(v.dtype))
+                                   value_centers.transpose(1, 2).reshape(G * M, d), flat, counts)
 
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.

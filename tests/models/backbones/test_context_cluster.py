@@ -142,3 +142,13 @@ def test_custom_arch_dict():
                 proposals=3, folds=[2, 1, 1, 1])
     model = ContextCluster(arch, out_indices=(0, 1, 2, 3))
     assert [o.shape[1] for o in model(torch.randn(1, 3, 32, 32))] == [8, 16, 24, 32]
+
+
+def test_bf16_autocast_forward_and_backward_are_finite():
+    model = ContextCluster('tiny', proposals=5, out_indices=(0, 1, 2, 3))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(torch.randn(1, 3, 67, 93))
+        loss = sum(o.float().square().mean() for o in outs)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
