@@ -1,0 +1,26 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_demo_writes_cluster_map(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/demo_backbone.py'), '--arch', 'tiny', '--proposals',
+         '5', '--out', str(tmp_path)], capture_output=True, text=True, check=True)
+    assert '(1, 320, 8, 12)' in result.stdout and 'random init' in result.stdout
+    grid = cv2.imread(str(tmp_path / 'clusters.png'))
+    assert grid.shape == (512, 768, 3)  # 2x2 tiles of the 256x384 scene
+    # the overlay is coloured by cluster: far more distinct colours than the plain scene has
+    assert len({tuple(p) for p in grid.reshape(-1, 3)[::7]}) > 50
+
+
+def test_demo_refuses_unreadable_image(tmp_path):
+    bad = tmp_path / 'not_an_image.jpg'
+    bad.write_text('hello')
+    result = subprocess.run([sys.executable, str(ROOT / 'tools/demo_backbone.py'), '--image',
+                             str(bad), '--out', str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode != 0 and 'cannot read' in result.stderr
