@@ -67,7 +67,15 @@ else
   "${pip[@]}" install -q "mmengine==$(pin mmengine)"
   log "compiling mmcv ops (log: $build/build.log)"
   MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${pip[@]}" wheel --no-build-isolation --no-deps \
-    -w "$build/dist" "$src" > "$build/build.log" 2>&1 || { tail -50 "$build/build.log"; exit 1; }
+    -w "$build/dist" "$src" > "$build/build.log" 2>&1 &
+  builder=$!
+  # CPU builds compile csrc/pytorch/*.cpp and csrc/pytorch/cpu/*.cpp (77 in mmcv 2.1.0)
+  total="$(ls "$src"/mmcv/ops/csrc/pytorch/*.cpp "$src"/mmcv/ops/csrc/pytorch/cpu/*.cpp | wc -l)"
+  while kill -0 "$builder" 2> /dev/null; do
+    sleep 60
+    log "compiling mmcv ops: $(find "$src" -name '*.o' 2> /dev/null | wc -l) of about $total sources done"
+  done
+  wait "$builder" || { tail -50 "$build/build.log"; log "mmcv build failed (log above)"; exit 1; }
   mkdir -p "$cache"
   cp "$build"/dist/mmcv-*.whl "$cache/"
   log "built $(ls "$build"/dist) -> $cache"
