@@ -32,7 +32,8 @@ def naive_context_cluster(feats, values, alpha, beta, heads, proposals, folds,
     sim = sim * mask
     value_points = v.reshape(G, v.shape[1], -1).transpose(1, 2)  # [G, N, d]
     denom = sim.sum(-1, keepdim=True) if normalizer == 'similarity' else mask.sum(-1, keepdim=True)
-    clusters = ((value_points.unsqueeze(1) * sim.unsqueeze(-1)).sum(2) + value_centers) / (denom + 1)
+    weighted = (value_points.unsqueeze(1) * sim.unsqueeze(-1)).sum(2)  # [G, M, N, d] -> [G, M, d]
+    clusters = (weighted + value_centers) / (denom + 1)
     out = (clusters.unsqueeze(2) * sim.unsqueeze(-1)).sum(1)  # [G, N, d]
     d = out.shape[-1]
     out = out.reshape(B, heads, f, f, h, w, d).permute(0, 1, 6, 2, 4, 3, 5)

@@ -3,7 +3,6 @@
 Module names follow the official release (``patch_embed``, ``network.{i}``, ``norm{i}``) so that
 official weights map onto this class with renames only (see ``checkpoint_filter_fn``).
 """
-import copy
 from typing import Dict, Optional, Sequence, Union
 
 import torch
@@ -50,7 +49,7 @@ class PointMlp(nn.Module):
 
 
 class ClusterBlock(nn.Module):
-    """norm -> context cluster -> layer scale -> residual; norm -> MLP -> layer scale -> residual."""
+    """Norm, context cluster, layer scale, residual; then norm, MLP, layer scale, residual."""
 
     def __init__(self, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer, norm_cfg,
                  act_cfg, drop_rate, drop_path_rate, layer_scale_init_value):

@@ -3,7 +3,8 @@
 Per head and per region: centers are proposed by average pooling, every point is compared to every
 center by cosine similarity, keeps only its most similar center, and the cluster feature
 
-    g_m = (v_m + sum_{n in m} s_n * v_n) / (1 + sum_{n in m} s_n),   s_n = sigmoid(beta + alpha * cos)
+    g_m = (v_m + sum_{n in m} s_n * v_n) / (1 + sum_{n in m} s_n),
+    s_n = sigmoid(beta + alpha * cos(point n, center m)),
 
 is dispatched back to each member point as s_n * g_m (Eq. 1 of the paper).
 
