@@ -53,7 +53,7 @@ elif have_wheel; then
   log "installing mmcv $mmcv_version from a wheelhouse"
   "${pip[@]}" install -q --no-index "${find_links[@]}" --no-deps "mmcv==$mmcv_version"
 else
-  log "no mmcv $mmcv_version wheel found: building it from source once (about 22 minutes on 2 cores);"
+  log "no mmcv $mmcv_version wheel found: building it from source once (15 to 25 minutes on 2 cores);"
   log "the wheel is kept in $cache so that this never happens twice on this machine"
   build="$(mktemp -d)"
   trap 'rm -rf "$build"' EXIT
