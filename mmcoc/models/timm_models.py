@@ -27,8 +27,12 @@ class ContextClusterClassifier(ContextCluster):
         self.num_classes = num_classes
         self.global_pool = global_pool
         self.num_features = self.head_hidden_size = self.embed_dims[-1]
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-        self.head.apply(self._init_linear)
+        self.head = self._make_head(num_classes)
+
+    def _make_head(self, num_classes: int) -> nn.Module:
+        head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        head.apply(self._init_linear)
+        return head
 
     def get_classifier(self) -> nn.Module:
         return self.head
@@ -37,8 +41,7 @@ class ContextClusterClassifier(ContextCluster):
         self.num_classes = num_classes
         if global_pool is not None:
             self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-        self.head.apply(self._init_linear)
+        self.head = self._make_head(num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x)[-1]

@@ -24,6 +24,11 @@ import torch.nn.functional as F
 NORMALIZERS = ('similarity', 'count')
 
 
+def _check_normalizer(normalizer: str):
+    if normalizer not in NORMALIZERS:
+        raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
+
+
 def _pad_amount(size: int, folds: int) -> int:
     return math.ceil(size / folds) * folds - size
 
@@ -60,8 +65,7 @@ def context_cluster(feats: torch.Tensor,
     Returns:
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
     """
-    if normalizer not in NORMALIZERS:
-        raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
+    _check_normalizer(normalizer)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
         raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
@@ -197,8 +201,7 @@ class ContextClusterMixer(nn.Module):
                  folds: int = 1,
                  normalizer: str = 'similarity'):
         super().__init__()
-        if normalizer not in NORMALIZERS:
-            raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
+        _check_normalizer(normalizer)
         for name, value in (('heads', heads), ('head_dim', head_dim), ('proposals', proposals),
                             ('folds', folds)):
             if not isinstance(value, int) or value < 1:
