@@ -23,8 +23,9 @@ def load_checkpoint_file(path: str) -> Dict:
         return CheckpointLoader.load_checkpoint(path, map_location='cpu')
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f'checkpoint {path!r} does not exist. Put the file there or change the path; '
-            'official Context-Cluster releases load as they are (.pth.tar or .pth).')
+            f'checkpoint {path!r} does not exist. Put the file there or change the path (mmcoc '
+            'configs set their ImageNet weights in configs/_base_/pretrained.py); official '
+            'Context-Cluster releases (.pth.tar, .pth) load as they are, with no conversion.')
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location='cpu', weights_only=True)

@@ -1,0 +1,14 @@
+# Mask R-CNN 1x on COCO, CoC-medium with 4 centers per region.
+# Published box / mask AP: 38.6 / 36.1. Train: tools/dist_train.sh configs/coc_medium_maskrcnn_coco.py 8
+_base_ = [
+    './_base_/models/mask-rcnn_coc_fpn.py',
+    'mmdet::_base_/datasets/coco_instance.py',
+    './_base_/schedules/adamw_1x.py',
+    'mmdet::_base_/default_runtime.py',
+    './_base_/pretrained.py',
+]
+model = dict(
+    backbone=dict(
+        arch='medium',
+        proposals=2,
+        init_cfg=dict(type='Pretrained', checkpoint={{_base_.coc_medium_imagenet}})))

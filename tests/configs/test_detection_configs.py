@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmcoc.models import ContextCluster
+
+CONFIGS = Path(__file__).parents[2] / 'configs'
+# config -> (arch, centers per side)
+PUBLISHED = {
+    'coc_small_maskrcnn_coco.py': ('small', 2),
+    'coc_small_25_maskrcnn_coco.py': ('small', 5),
+    'coc_small_49_maskrcnn_coco.py': ('small', 7),
+    'coc_medium_maskrcnn_coco.py': ('medium', 2),
+    'coc_medium_25_maskrcnn_coco.py': ('medium', 5),
+    'coc_medium_49_maskrcnn_coco.py': ('medium', 7),
+}
+
+
+@pytest.mark.parametrize('name', sorted(PUBLISHED))
+def test_coco_config_has_the_published_settings(name):
+    cfg = Config.fromfile(str(CONFIGS / name))
+    arch, proposals = PUBLISHED[name]
+    backbone = cfg.model.backbone
+    assert backbone.type == 'mmcoc.ContextCluster' and backbone.arch == arch
+    assert backbone.proposals == proposals and backbone.folds == [8, 4, 2, 1]
+    assert backbone.init_cfg == dict(type='Pretrained',
+                                     checkpoint=f'checkpoints/coc_{arch}.pth.tar')
+    assert cfg.model.neck.in_channels == [64, 128, 320, 512]
+    assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=2e-4, weight_decay=1e-4)
+    assert cfg.train_cfg.max_epochs == 12 and cfg.train_dataloader.batch_size == 2
+    assert cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
+    assert cfg.custom_imports.imports == ['mmcoc'] and cfg.default_scope == 'mmdet'
+
+
+def test_coco_config_builds_and_names_a_missing_checkpoint():
+    cfg = Config.fromfile(str(CONFIGS / 'coc_small_25_maskrcnn_coco.py'))
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    detector = MODELS.build(cfg.model)
+    assert isinstance(detector.backbone, ContextCluster)
+    assert {m.proposals for m in detector.backbone.modules() if hasattr(m, 'proposals')} == {5}
+    with pytest.raises(FileNotFoundError, match='checkpoints/coc_small.pth.tar'):
+        detector.backbone.init_weights()
