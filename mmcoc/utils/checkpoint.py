@@ -16,11 +16,34 @@ from mmengine.logging import print_log
 SAFE_GLOBALS = [argparse.Namespace]
 
 
-def load_checkpoint_file(path: str) -> Dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; remote paths go to mmengine."""
+TRUST_ENV = 'MMCOC_TRUST_CHECKPOINTS'
+_trusted_dirs = set()
+
+
+def trust_directory(path: str):
+    """Allow full (pickled) checkpoints found under ``path``: a run's own work dir."""
+    _trusted_dirs.add(os.path.realpath(path))
+
+
+def _is_trusted(path: str) -> bool:
+    if os.environ.get(TRUST_ENV) == '1':
+        return True
+    real = os.path.realpath(path)
+    return any(real.startswith(d + os.sep) for d in _trusted_dirs)
+
+
+def load_checkpoint_file(path: str, map_location='cpu') -> Dict:
+    """Read a checkpoint, weights-only unless it comes from a trusted place.
+
+    Weights (and the ``argparse.Namespace`` of official releases) load anywhere. A full training
+    checkpoint (optimizer, message hub, ...) needs pickle; it is read only from a directory
+    passed to ``trust_directory`` (``tools/train.py`` trusts its work dir, so ``--resume``
+    works) or with ``MMCOC_TRUST_CHECKPOINTS=1`` for files you trust.
+    Remote paths go to mmengine's loaders.
+    """
     if '://' in path:
         from mmengine.runner import CheckpointLoader
-        return CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        return CheckpointLoader.load_checkpoint(path, map_location=map_location)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f'checkpoint {path!r} does not exist. Put the file there or change the path (mmcoc '
@@ -28,15 +51,33 @@ def load_checkpoint_file(path: str) -> Dict:
             'Context-Cluster releases (.pth.tar, .pth) load as they are, with no conversion.')
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location='cpu', weights_only=True)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        if _is_trusted(path):
+            return torch.load(path, map_location=map_location, weights_only=False)
         raise RuntimeError(
             f'checkpoint {path!r} holds Python objects that weights-only loading refuses '
-            f'({str(err).splitlines()[0]}). mmcoc does not run pickled code from weight files: '
-            'save just the state_dict (torch.save(ckpt["state_dict"], path)).') from err
+            f'({str(err).splitlines()[0]}). mmcoc runs pickled code only from a run\'s own work '
+            f'dir (tools/train.py --resume) or with {TRUST_ENV}=1 for a file you trust; for '
+            'weights alone save just the state_dict (torch.save(ckpt["state_dict"], path)).'
+        ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
         raise RuntimeError(f'checkpoint {path!r} is truncated or not a PyTorch checkpoint '
                            f'({err}). Download or copy it again.') from err
+
+
+def _mmengine_local_loader(filename, map_location):
+    return load_checkpoint_file(os.path.expanduser(filename), map_location)
+
+
+def register_checkpoint_loader():
+    """Make mmengine read local checkpoints through ``load_checkpoint_file``.
+
+    mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses
+    every training checkpoint, so ``resume`` fails. Registered for local paths (prefix '').
+    """
+    from mmengine.runner import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
 
 
 def load_weights(model: nn.Module,
