@@ -6,7 +6,7 @@ models, and routes mmengine's local checkpoint reading through
 """
 __version__ = '0.1.0'
 
-from . import models  # noqa: E402,F401  (registers modules)
+from . import engine, models  # noqa: E402,F401  (registers modules)
 from .registry import MODELS  # noqa: E402
 from .utils import register_checkpoint_loader  # noqa: E402
 

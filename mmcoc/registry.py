@@ -6,6 +6,9 @@ mmengine resolves the ``mmcoc.`` prefix to this child of its root ``MODELS`` reg
 scope (mmdet, mmseg, mmpretrain) builds the model.
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmcoc', locations=['mmcoc.models'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mmcoc',
+                          locations=['mmcoc.engine'])

@@ -1,19 +1,24 @@
 """Reading checkpoints safely and loading them into a model without silent mismatches."""
 import argparse
+import copyreg
+import inspect
 import logging
 import os
 import pickle
 import zipfile
 from typing import Callable, Dict, Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
+from mmengine.logging import HistoryBuffer, print_log
 
-# Official Context-Cluster releases are saved by timm's training script, which stores its
-# argparse.Namespace next to the weights. Allowing that one plain container keeps loading
-# weights-only: no pickled code runs.
-SAFE_GLOBALS = [argparse.Namespace]
+# Plain data containers that weights-only loading may rebuild: timm's training script stores
+# its argparse.Namespace beside the official weights; mmengine training checkpoints hold
+# HistoryBuffers (saved as plain lists, see ``_reduce_history_buffer``) and numpy values.
+SAFE_GLOBALS = [argparse.Namespace, HistoryBuffer, np.ndarray, np.dtype,
+                np._core.multiarray._reconstruct, np._core.multiarray.scalar] + \
+    [cls for _, cls in inspect.getmembers(np.dtypes, inspect.isclass)]
 
 
 TRUST_ENV = 'MMCOC_TRUST_CHECKPOINTS'
@@ -70,14 +75,25 @@ def _mmengine_local_loader(filename, map_location):
     return load_checkpoint_file(os.path.expanduser(filename), map_location)
 
 
+def _reduce_history_buffer(buffer: HistoryBuffer):
+    # mmengine pickles a HistoryBuffer with its statistics functions, which unpickle through
+    # builtins.getattr (never safe to allow). Its data alone rebuilds it: the functions are
+    # registered on the class at import.
+    return HistoryBuffer, (buffer._log_history.tolist(), buffer._count_history.tolist(),
+                           buffer.max_length)
+
+
 def register_checkpoint_loader():
-    """Make mmengine read local checkpoints through ``load_checkpoint_file``.
+    """Make mmengine's checkpoints safe to write and read under torch >= 2.6.
 
     mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses
-    every training checkpoint, so ``resume`` fails. Registered for local paths (prefix '').
+    every training checkpoint, so ``resume`` fails. Local paths (prefix '') are read through
+    ``load_checkpoint_file`` instead, and HistoryBuffers are written as plain data so that
+    checkpoints saved with mmcoc imported load weights-only anywhere.
     """
     from mmengine.runner import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
 
 
 def load_weights(model: nn.Module,

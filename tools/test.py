@@ -1,0 +1,77 @@
+"""Evaluate a checkpoint with an mmcoc (or any OpenMMLab) config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+Metrics go to the log and to ``WORK_DIR/TIMESTAMP/TIMESTAMP.json``; ``--show-dir`` writes the
+predictions drawn over the images (under the work dir); ``--out`` dumps raw results.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmcoc.engine import adapt_to_machine, init_distributed
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save evaluation results')
+    parser.add_argument('--out', help='dump the raw results to this .pkl file')
+    parser.add_argument('--show-dir', help='draw predictions into this dir (under the work dir)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error('--out must name a .pkl file')
+    return args
+
+
+def enable_drawing(cfg: Config, show_dir: str):
+    """Switch the config's visualisation hook on, whatever package it comes from."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise SystemExit('--show-dir needs default_hooks.visualization in the config')
+    scope = cfg.get('default_scope')
+    if scope == 'mmpretrain':
+        hook.update(enable=True, out_dir=show_dir)
+    elif scope == 'mmseg':
+        hook.update(draw=True, interval=1)
+        cfg.visualizer.save_dir = show_dir
+    else:
+        hook.update(draw=True, test_out_dir=show_dir)  # mmdet
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        enable_drawing(cfg, args.show_dir)
+    adapt_to_machine(cfg, args.launcher)
+    init_distributed(args.launcher)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
