@@ -9,6 +9,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).parents[2]
+PYTHONPATH = f'{ROOT}:{Path(__file__).parent}'  # mmcoc and rank_weights_hook
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
 
 
@@ -23,7 +24,7 @@ def data_options(root):
 
 
 def run(args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1')
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -70,11 +71,43 @@ def test_test_tool_writes_metrics_drawings_and_results(trained, tiny_coco, tmp_p
     assert len(list(tmp_path.glob('*/drawn/*.png'))) == 2
 
 
+RANKS_CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn_ranks.py')
+
+
+def assert_ranks_agree(work_dir, world_size):
+    weights = [torch.load(work_dir / f'rank{r}.pth') for r in range(world_size)]
+    assert set(weights[0]) == set(weights[1])
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+
+
 def test_two_process_gloo_ddp_on_cpu(tiny_coco, tmp_path):
     work_dir = tmp_path / 'ddp'
-    result = run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
-                  *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
-                 timeout=600)
-    log = result.stdout + result.stderr
-    assert 'world_size: 2' in log or 'Distributed training: True' in log
+    result = run(['bash', 'tools/dist_train.sh', RANKS_CONFIG, '2', '--work-dir', str(work_dir),
+                  *data_options(tiny_coco)], timeout=600)
+    assert 'Distributed launcher: pytorch' in result.stdout + result.stderr
+    dumped = (work_dir / 'tiny_maskrcnn_ranks.py').read_text()  # the config the run used
+    assert "backend='gloo'" in dumped and 'device_ids=None' in dumped
     assert (work_dir / 'epoch_1.pth').is_file()
+    assert_ranks_agree(work_dir, 2)
+
+
+def test_two_nodes_on_one_machine(tiny_coco, tmp_path):
+    work_dir = tmp_path / 'nodes'
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1', NNODES='2', PORT='29517')
+    cmd = ['bash', 'tools/dist_train.sh', RANKS_CONFIG, '1', '--work-dir', str(work_dir),
+           *data_options(tiny_coco)]
+    nodes = [subprocess.Popen(cmd, env=dict(env, NODE_RANK=str(rank)), cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for rank in (0, 1)]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert_ranks_agree(work_dir, 2)
+
+
+def test_configs_run_from_mmdet_own_train_tool(tiny_coco, tmp_path):
+    import mmdet
+    mmdet_train = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
+    run([sys.executable, str(mmdet_train), CONFIG, '--work-dir', str(tmp_path),
+         *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+    assert (tmp_path / 'epoch_1.pth').is_file()
