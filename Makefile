@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 ARCH ?= small
 
-.PHONY: setup demo test benchmark
+.PHONY: setup demo test benchmark benchmark-detector
 
 setup:
 	@bash tools/setup_env.sh
@@ -15,3 +15,6 @@ test: setup
 
 benchmark: setup
 	$(PYTHON) tools/benchmark_backbone.py
+
+benchmark-detector: setup
+	$(PYTHON) tools/benchmark_detector.py

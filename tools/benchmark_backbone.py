@@ -11,17 +11,15 @@ memory is the worker's resident-set high-water mark above what it held before th
 """
 import argparse
 import contextlib
-import multiprocessing as mp
 import os
 import platform
-import resource
 import tempfile
-import time
 from unittest import mock
 
 import torch
 
 from mmcoc.testing import naive_context_cluster
+from mmcoc.utils.measure import isolate, time_and_peak
 
 DETECTION_SIZE = (1, 3, 768, 1152)
 
@@ -67,11 +65,6 @@ def cases(quick: bool):
              shape=DETECTION_SIZE, proposals=5),
         dict(name='resnet50 1x3x768x1152', kind='resnet50', shape=DETECTION_SIZE),
     ]
-
-
-def current_rss_mb() -> float:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
 def make_inputs(case):
@@ -120,33 +113,20 @@ def make_inputs(case):
     return step
 
 
-def worker(case, impl, reps, out_path, queue):
+def worker(queue, case, impl, reps, out_path):
     step = make_inputs(case)
     # The mixer looks the op up in its module at call time, so patching it swaps the formulation.
     patch = mock.patch('mmcoc.models.layers.clustering.context_cluster',
                        naive_context_cluster) if impl == 'naive' else contextlib.nullcontext()
-    times = []
     with patch:
-        base = current_rss_mb()
-        for _ in range(reps + 1):  # the first run warms up and is not timed
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+        result = time_and_peak(step, reps)
         if out_path:  # one more run, after the peak was read, keeps what is compared
             torch.save(step(keep=True), out_path)
-    queue.put(dict(time=min(times[1:]), peak=peak))
+    queue.put(result)
 
 
 def run(case, impl, reps, out_path=None):
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    proc = ctx.Process(target=worker, args=(case, impl, reps, out_path, queue))
-    proc.start()
-    proc.join()
-    if proc.exitcode != 0:
-        raise RuntimeError(f"benchmark case {case['name']} ({impl}) failed")
-    return queue.get()
+    return isolate(worker, case, impl, reps, out_path)
 
 
 def main():
@@ -154,10 +134,6 @@ def main():
     parser.add_argument('--reps', type=int, default=3, help='timed fwd+bwd runs per case')
     parser.add_argument('--quick', action='store_true', help='small inputs (smoke test)')
     args = parser.parse_args()
-    # Fixing glibc's mmap threshold makes every large buffer its own mapping, returned to the
-    # OS when freed, so the resident-set high-water mark is the peak of live tensors rather
-    # than of the allocator's reuse pattern. Spawned workers inherit it.
-    os.environ.setdefault('MALLOC_MMAP_THRESHOLD_', '131072')
     op_cases, backbone_cases = cases(args.quick)
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.processor() or platform.machine()}, CPU, fp32, fastest of {args.reps} '

@@ -1,0 +1,43 @@
+"""Timing and peak memory of a callable, each measurement in a process of its own (CPU).
+
+Used by the benchmark scripts under ``tools/``. Peak memory is the process's resident-set
+high-water mark above what it held before the first run; ``isolate`` sets glibc's mmap
+threshold so that every large buffer is its own mapping, returned to the OS when freed, so the
+high-water mark is the peak of live tensors rather than of the allocator's reuse pattern.
+"""
+import multiprocessing as mp
+import os
+import resource
+import time
+from typing import Callable
+
+
+def current_rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def time_and_peak(step: Callable[[], object], reps: int) -> dict:
+    """Run ``step`` once to warm up and ``reps`` times timed: fastest time (s), peak (MiB)."""
+    base = current_rss_mb()
+    times = []
+    for _ in range(reps + 1):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    return dict(time=min(times[1:]), peak=peak)
+
+
+def isolate(target: Callable, *args):
+    """Run ``target(queue, *args)`` in a fresh spawned process and return what it puts."""
+    os.environ.setdefault('MALLOC_MMAP_THRESHOLD_', '131072')  # inherited by the child
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(queue, *args))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f'measurement {args[0] if args else ""} failed (exit code '
+                           f'{proc.exitcode}); its traceback is printed above')
+    return queue.get()

@@ -1,0 +1,70 @@
+"""Mask R-CNN training step with a CoC-small backbone against mmdet's own ResNet-50 Mask R-CNN.
+
+Same synthetic batch for both (mmdet's ``demo_mm_inputs``: 2 images of 800x1216 with boxes and
+masks), random init, one training step = forward + loss + backward + AdamW step, each model in a
+process of its own. Prints a markdown table.
+
+    python tools/benchmark_detector.py [--reps 2] [--size 800 1216]
+"""
+import argparse
+import platform
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmcoc.utils.measure import isolate, time_and_peak
+
+DETECTORS = {
+    'CoC-small (4 centers) Mask R-CNN': 'configs/coc_small_maskrcnn_coco.py',
+    'CoC-small (25 centers) Mask R-CNN': 'configs/coc_small_25_maskrcnn_coco.py',
+    'ResNet-50 Mask R-CNN (mmdet)': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+}
+
+
+def worker(queue, name, config, size, reps):
+    import mmcoc  # noqa: F401
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+    if config.startswith('mmdet::'):  # a config shipped in mmdet's wheel
+        import mmdet
+        config = str(Path(mmdet.__file__).parent / '.mim' / 'configs' / config[len('mmdet::'):])
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.pop('init_cfg', None)  # random init: no download, same for both
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = demo_mm_inputs(2, [(3, *size)] * 2, with_mask=True, num_items=[8, 8])
+    params = sum(p.numel() for p in model.parameters())
+
+    def step():
+        data = model.data_preprocessor(batch, True)
+        losses = model(**data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    queue.put(dict(time_and_peak(step, reps), params=params))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--reps', type=int, default=2, help='timed steps per model')
+    parser.add_argument('--size', type=int, nargs=2, default=[800, 1216], help='image H W')
+    args = parser.parse_args()
+    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'{platform.machine()}, CPU, fp32, 2 images of {args.size[0]}x{args.size[1]}, '
+          f'fastest of {args.reps} steps after a warm-up\n')
+    print('| detector | params (M) | train step (s) | peak (MiB) |\n|---|---|---|---|')
+    for name, config in DETECTORS.items():
+        res = isolate(worker, name, config, tuple(args.size), args.reps)
+        print(f"| {name} | {res['params'] / 1e6:.1f} | {res['time']:.2f} | {res['peak']:.0f} |",
+              flush=True)
+
+
+if __name__ == '__main__':
+    main()
