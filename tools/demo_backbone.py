@@ -2,10 +2,10 @@
 
 Prints the four output maps (shape, stride), parameters and FLOPs (``mmengine.analysis``) and
 the forward time, and writes ``clusters.png``: for the first block of each stage, every point's
-center (head 0) as coloured regions over the image. Without ``--image`` a synthetic scene is
-drawn (and saved beside the result), so the demo needs no download.
+center (head 0) as coloured regions over the image. Without ``--image`` a scene of the demo
+dataset is drawn (and saved beside the result), so the demo needs no download.
 
-    python tools/demo_backbone.py --arch small --out work_dirs/demo [--image IMG]
+    python tools/demo_backbone.py --arch small --out work_dirs/demo_backbone [--image IMG]
         [--checkpoint CKPT] [--proposals 5]
 """
 import argparse
@@ -18,27 +18,11 @@ import numpy as np
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 
+from mmcoc.datasets import render_scene
 from mmcoc.models import ContextCluster
 
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
-
-
-def synthetic_scene(height=256, width=384, seed=0) -> np.ndarray:
-    """An RGB scene of a few filled shapes on a gradient, reproducible from ``seed``."""
-    rng = np.random.default_rng(seed)
-    ramp = np.linspace(40, 120, width, dtype=np.float32)
-    img = np.stack([np.tile(ramp, (height, 1)), np.full((height, width), 60, np.float32),
-                    np.tile(ramp[::-1], (height, 1))], -1).astype(np.uint8)
-    for _ in range(6):
-        color = tuple(int(c) for c in rng.integers(80, 256, 3))
-        cx, cy = int(rng.integers(40, width - 40)), int(rng.integers(40, height - 40))
-        size = int(rng.integers(20, 60))
-        if rng.random() < 0.5:
-            cv2.circle(img, (cx, cy), size, color, -1)
-        else:
-            cv2.rectangle(img, (cx - size, cy - size), (cx + size, cy + size // 2), color, -1)
-    return img
 
 
 def palette(n: int) -> np.ndarray:
@@ -76,7 +60,7 @@ def main():
             raise SystemExit(f'cannot read {args.image!r} as an image')
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     else:
-        image = synthetic_scene()
+        image = render_scene(np.random.default_rng(0), 256, 384)[0]
         cv2.imwrite(os.path.join(args.out, 'scene.png'), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     init_cfg = dict(type='Pretrained', checkpoint=args.checkpoint) if args.checkpoint else None
     model = ContextCluster(args.arch, proposals=args.proposals, out_indices=(0, 1, 2, 3),

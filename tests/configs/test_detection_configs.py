@@ -44,3 +44,14 @@ def test_coco_config_builds_and_names_a_missing_checkpoint():
     assert {m.proposals for m in detector.backbone.modules() if hasattr(m, 'proposals')} == {5}
     with pytest.raises(FileNotFoundError, match='checkpoints/coc_small.pth.tar'):
         detector.backbone.init_weights()
+
+
+def test_demo_config_matches_the_demo_data():
+    from mmcoc.datasets import CLASSES
+    cfg = Config.fromfile(str(CONFIGS / 'demo' / 'coc_tiny_maskrcnn_demo.py'))
+    assert cfg.metainfo['classes'] == CLASSES and len(cfg.metainfo['palette']) == len(CLASSES)
+    roi_head = cfg.model.roi_head
+    assert roi_head.bbox_head.num_classes == roi_head.mask_head.num_classes == len(CLASSES)
+    assert cfg.model.backbone.arch == 'tiny'
+    assert cfg.model.backbone.get('init_cfg') is None  # random init: the demo downloads nothing
+    assert cfg.train_dataloader.dataset.data_root == 'data/demo_shapes/'

@@ -1,0 +1,173 @@
+"""The bundled demo data: textured, overlapping shapes on cluttered backgrounds.
+
+Everything is drawn from a seed (no download), so every machine gets the same files. A scene is
+a noisy background with clutter (lines and specks that are not objects), then a few shapes drawn
+one over the other. Each class has its own outline and texture family; colours, size, rotation
+and texture phase are random, so colour alone never tells the class. An object's mask is the part
+of it still visible after the later shapes are drawn; a shape is placed only where it leaves the
+ones below it visible enough, so every shape in the image is annotated.
+
+``write_coco`` writes a COCO instance-segmentation set (polygon masks, boxes of the visible part).
+"""
+import colorsys
+import json
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+# Raised whenever the drawing changes, so that tools/generate_demo_data.py rewrites old sets.
+GENERATOR_VERSION = 2
+
+CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
+
+MIN_VISIBLE_FRACTION = 0.4  # a shape stays at least this visible under the ones drawn later
+MIN_VISIBLE_PIXELS = 48  # at 256 px; scaled with the image's area
+PLACEMENT_ATTEMPTS = 10
+
+
+def _color(rng, value_range=(0.55, 1.0), hue=None) -> np.ndarray:
+    h = rng.random() if hue is None else hue % 1.0
+    s, v = rng.uniform(0.5, 1.0), rng.uniform(*value_range)
+    return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32) * 255
+
+
+def _background(rng, h, w) -> np.ndarray:
+    # low-frequency colour field + pixel noise + clutter
+    coarse = rng.uniform(20, 140, (3, 3, 3)).astype(np.float32)
+    img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    img += rng.normal(0, 12, (h, w, 3)).astype(np.float32)
+    for _ in range(int(rng.integers(4, 10))):
+        p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.line(img, p0, p1, _color(rng, (0.3, 0.9)).tolist(), int(rng.integers(1, 3)))
+    for _ in range(int(rng.integers(5, 15))):
+        center = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.circle(img, center, int(rng.integers(1, 4)), _color(rng, (0.3, 0.9)).tolist(), -1)
+    return img
+
+
+def _outline(rng, label: int, cx: float, cy: float, radius: float) -> np.ndarray:
+    """The polygon (int32 [K, 2], x y) of a shape of class ``label``."""
+    angle = rng.uniform(0, 2 * np.pi)
+    name = CLASSES[label]
+    if name == 'ellipse':
+        axes = (radius, radius * rng.uniform(0.55, 1.0))
+        t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        pts = np.stack([axes[0] * np.cos(t), axes[1] * np.sin(t)], 1)
+    elif name == 'rectangle':
+        half = np.array([radius, radius * rng.uniform(0.5, 1.0)]) / np.sqrt(1.25)
+        pts = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * half
+    elif name == 'triangle':
+        t = np.array([0, 2 * np.pi / 3, 4 * np.pi / 3]) + rng.normal(0, 0.15, 3)
+        pts = np.stack([np.cos(t), np.sin(t)], 1) * radius
+    else:  # star, five points
+        t = np.arange(10) * np.pi / 5
+        r = np.where(np.arange(10) % 2 == 0, radius, radius * rng.uniform(0.4, 0.55))
+        pts = np.stack([r * np.cos(t), r * np.sin(t)], 1)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return np.round(pts @ rot.T + (cx, cy)).astype(np.int32)
+
+
+def _texture(rng, label: int, h: int, w: int) -> np.ndarray:
+    """An [h, w, 3] texture from the family of class ``label``, in two random colours."""
+    # a texture is always visible: its second colour is at least a third of the hue circle away
+    hue = rng.random()
+    c0, c1 = _color(rng, hue=hue), _color(rng, hue=hue + rng.uniform(1 / 3, 2 / 3))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    theta = rng.uniform(0, np.pi)
+    u = xx * np.cos(theta) + yy * np.sin(theta)
+    v = -xx * np.sin(theta) + yy * np.cos(theta)
+    period = rng.uniform(6, 11)
+    name = CLASSES[label]
+    if name == 'rectangle':  # stripes
+        t = (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
+    elif name == 'ellipse':  # dots
+        t = ((np.mod(u, period) - period / 2) ** 2 + (np.mod(v, period) - period / 2) ** 2
+             < (period / 3.5) ** 2).astype(np.float32)
+    elif name == 'triangle':  # checks
+        t = ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
+    else:  # smooth gradient
+        t = (u - u.min()) / max(float(u.max() - u.min()), 1.0)
+    tex = c0 * (1 - t[..., None]) + c1 * t[..., None]
+    return tex + rng.normal(0, 8, (h, w, 3)).astype(np.float32)
+
+
+def _polygons(mask: np.ndarray):
+    """COCO polygons of a binary mask, or None where polygons cannot represent it (holes)."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None or (hierarchy[0][:, 3] >= 0).any():  # a contour inside another = hole
+        return None
+    polys = [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
+    return polys or None
+
+
+def render_scene(rng: np.random.Generator, height: int, width: int,
+                 max_objects: int = 6) -> Tuple[np.ndarray, List[Dict]]:
+    """One scene: an RGB uint8 image and its instances (``label``, ``mask``, ``polygons``,
+    ``bbox`` as x, y, w, h of the visible part). Every shape in the image is annotated."""
+    img = _background(rng, height, width)
+    side = min(height, width)
+    min_pixels = max(8, MIN_VISIBLE_PIXELS * side * side // 256**2)
+    objects = []
+    for _ in range(int(rng.integers(2, max_objects + 1))):
+        for _attempt in range(PLACEMENT_ATTEMPTS):
+            label = int(rng.integers(len(CLASSES)))
+            radius = rng.uniform(0.12, 0.26) * side
+            cx, cy = rng.uniform(0.05, 0.95) * width, rng.uniform(0.05, 0.95) * height
+            mask = np.zeros((height, width), np.uint8)
+            cv2.fillPoly(mask, [_outline(rng, label, cx, cy, radius)], 1)
+            covered = mask.astype(bool)
+            # the shapes below keep enough of themselves visible, without holes (which COCO
+            # polygons cannot represent)
+            below = [np.where(covered, 0, obj['mask']).astype(np.uint8) for obj in objects]
+            if mask.sum() >= min_pixels and all(
+                    v.sum() >= max(min_pixels, MIN_VISIBLE_FRACTION * obj['area'])
+                    and _polygons(v) is not None for v, obj in zip(below, objects)):
+                break
+        else:
+            continue  # no room for another shape
+        img[covered] = _texture(rng, label, height, width)[covered]
+        for obj, visible in zip(objects, below):
+            obj['mask'] = visible
+        objects.append(dict(label=label, mask=mask, area=int(mask.sum())))
+    instances = []
+    for obj in objects:
+        polygons = _polygons(obj['mask'])
+        # the annotation is what the polygons cover as COCO tools (and mmdet) rasterise them,
+        # so that masks, boxes and areas agree exactly
+        mask = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polygons, height, width)))
+        instances.append(dict(label=obj['label'], mask=mask, polygons=polygons,
+                              bbox=[int(v) for v in cv2.boundingRect(mask)]))
+    return np.clip(img, 0, 255).astype(np.uint8), instances
+
+
+def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
+               seed: int = 0, max_objects: int = 6) -> Path:
+    """Write ``{split}/NNNN.png`` and ``{split}.json`` (COCO instances) under ``root``.
+
+    ``splits`` maps a split name to its number of images; every image's height and width are
+    drawn from ``size_range`` (inclusive), so most are not multiples of 32.
+    """
+    root = Path(root)
+    categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    for offset, (split, count) in enumerate(splits.items()):
+        rng = np.random.default_rng([seed, offset])
+        (root / split).mkdir(parents=True, exist_ok=True)
+        images, annotations = [], []
+        for i in range(count):
+            h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
+            img, instances = render_scene(rng, h, w, max_objects)
+            name = f'{i:04d}.png'
+            cv2.imwrite(str(root / split / name), img[..., ::-1])
+            images.append(dict(id=i + 1, file_name=name, height=h, width=w))
+            for inst in instances:
+                annotations.append(dict(
+                    id=len(annotations) + 1, image_id=i + 1, category_id=inst['label'] + 1,
+                    iscrowd=0, bbox=inst['bbox'], area=float(inst['mask'].sum()),
+                    segmentation=inst['polygons']))
+        (root / f'{split}.json').write_text(json.dumps(
+            dict(images=images, annotations=annotations, categories=categories)))
+    return root

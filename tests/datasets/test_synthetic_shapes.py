@@ -1,0 +1,77 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+from pycocotools.coco import COCO
+
+from mmcoc.datasets import CLASSES, render_scene, write_coco
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    a = write_coco(tmp_path / 'a', dict(train=3, val=1), seed=3)
+    b = write_coco(tmp_path / 'b', dict(train=3, val=1), seed=3)
+    c = write_coco(tmp_path / 'c', dict(train=3, val=1), seed=4)
+    assert (a / 'train.json').read_text() == (b / 'train.json').read_text()
+    assert (a / 'train' / '0002.png').read_bytes() == (b / 'train' / '0002.png').read_bytes()
+    assert (a / 'train.json').read_text() != (c / 'train.json').read_text()
+    # the splits are drawn from streams of their own
+    assert (a / 'train' / '0000.png').read_bytes() != (a / 'val' / '0000.png').read_bytes()
+
+
+def test_annotations_are_the_visible_parts_of_the_shapes(tmp_path):
+    root = write_coco(tmp_path, dict(train=12), size_range=(224, 288))
+    coco = COCO(str(root / 'train.json'))
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
+    sizes, labels = set(), set()
+    for img_id in coco.getImgIds():
+        info = coco.loadImgs(img_id)[0]
+        assert 224 <= info['height'] <= 288 and 224 <= info['width'] <= 288
+        sizes.add((info['height'] % 32, info['width'] % 32))
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=img_id))
+        assert len(anns) >= 1
+        cover = np.zeros((info['height'], info['width']), np.int32)
+        for ann in anns:
+            mask = coco.annToMask(ann)
+            labels.add(ann['category_id'])
+            ys, xs = np.nonzero(mask)
+            assert ann['bbox'] == [xs.min(), ys.min(), xs.max() - xs.min() + 1,
+                                   ys.max() - ys.min() + 1]
+            assert ann['area'] == mask.sum()
+            cover += mask
+        assert cover.max() == 1, 'an occluded shape must not keep the pixels hiding it'
+    assert len(sizes) > 1 and labels == {1, 2, 3, 4}
+
+
+def test_scenes_follow_the_image_size_and_keep_shapes_visible():
+    rng = np.random.default_rng(0)
+    for h, w in [(70, 90), (256, 256), (300, 180)]:
+        img, instances = render_scene(rng, h, w)
+        assert img.shape == (h, w, 3) and img.dtype == np.uint8
+        for inst in instances:
+            assert inst['mask'].shape == (h, w) and inst['mask'].sum() >= 8
+            assert 0 <= inst['label'] < len(CLASSES)
+
+
+def run_tool(*args):
+    return subprocess.run([sys.executable, 'tools/generate_demo_data.py', *args],
+                          capture_output=True, text=True)
+
+
+def test_tool_writes_once_and_refuses_foreign_folders(tmp_path):
+    out = tmp_path / 'demo'
+    first = run_tool('--out', str(out), '--train', '2', '--val', '1')
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads((out / 'train.json').read_text())['images']) == 2
+    again = run_tool('--out', str(out), '--train', '2', '--val', '1')
+    assert 'already' in again.stdout
+    resized = run_tool('--out', str(out), '--train', '3', '--val', '1')
+    assert resized.returncode == 0
+    assert len(json.loads((out / 'train.json').read_text())['images']) == 3
+
+    foreign = tmp_path / 'mine'
+    foreign.mkdir()
+    (foreign / 'notes.txt').write_text('keep me')
+    refused = run_tool('--out', str(foreign), '--train', '2', '--val', '1')
+    assert refused.returncode != 0 and '--force' in refused.stderr
+    assert (foreign / 'notes.txt').read_text() == 'keep me'
