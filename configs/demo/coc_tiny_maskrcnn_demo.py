@@ -1,7 +1,7 @@
 # Mask R-CNN with a CoC-tiny backbone on the bundled demo shapes (tools/generate_demo_data.py),
 # sized to learn on a 2-core CPU in minutes: the backbone starts from random weights (no
-# download), images are resized to at most 256 px, and the heads are slimmed (128-channel FPN,
-# 512-wide box head, 2-conv mask head) because at this scale they, not the backbone, would
+# download), images are resized to at most 160 px, and the heads are slimmed (64-channel FPN,
+# 256-wide box head, 2-conv mask head) because at this scale they, not the backbone, would
 # dominate the step time.
 _base_ = [
     '../_base_/models/mask-rcnn_coc_fpn.py',
@@ -35,7 +35,7 @@ model = dict(
         rpn=dict(nms_pre=500, max_per_img=300),
         rcnn=dict(max_per_img=50)))
 
-image_scale = (192, 192)
+image_scale = (160, 160)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -62,7 +62,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 5
+max_epochs = 7
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
