@@ -3,8 +3,11 @@ PYTHON := .venv/bin/python
 ARCH ?= small
 DEMO_CONFIG := configs/demo/coc_tiny_maskrcnn_demo.py
 DEMO_WORK_DIR := work_dirs/coc_tiny_maskrcnn_demo
+SEG_CONFIG := configs/demo/coc_tiny_fpn_demo.py
+SEG_WORK_DIR := work_dirs/coc_tiny_fpn_demo
 
-.PHONY: setup demo demo-data demo-backbone test benchmark benchmark-detector
+.PHONY: setup demo demo-data demo-seg demo-seg-data demo-backbone test benchmark \
+	benchmark-detector benchmark-segmentor
 
 setup:
 	@bash tools/setup_env.sh
@@ -18,6 +21,15 @@ demo: demo-data
 	$(PYTHON) tools/test.py $(DEMO_CONFIG) "$$(cat $(DEMO_WORK_DIR)/last_checkpoint)" \
 		--work-dir $(DEMO_WORK_DIR) --show-dir $(abspath $(DEMO_WORK_DIR))/predictions
 
+demo-seg-data: setup
+	$(PYTHON) tools/generate_demo_data.py --format ade --out data/demo_shapes_ade
+
+# train Semantic FPN (CoC-tiny) on the demo shapes, evaluate it (mIoU), draw its predictions
+demo-seg: demo-seg-data
+	$(PYTHON) tools/train.py $(SEG_CONFIG) --work-dir $(SEG_WORK_DIR)
+	$(PYTHON) tools/test.py $(SEG_CONFIG) "$$(cat $(SEG_WORK_DIR)/last_checkpoint)" \
+		--work-dir $(SEG_WORK_DIR) --show-dir $(abspath $(SEG_WORK_DIR))/predictions
+
 demo-backbone: setup
 	$(PYTHON) tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo_backbone
 
@@ -29,3 +41,6 @@ benchmark: setup
 
 benchmark-detector: setup
 	$(PYTHON) tools/benchmark_detector.py
+
+benchmark-segmentor: setup
+	$(PYTHON) tools/benchmark_segmentor.py

@@ -1,6 +1,6 @@
 import pytest
 
-from mmcoc.datasets import write_coco
+from mmcoc.datasets import write_ade, write_coco
 
 
 @pytest.fixture(scope='session')
@@ -8,3 +8,10 @@ def tiny_coco(tmp_path_factory):
     """A few demo-shape images of 64-95 px (mostly not multiples of 32), COCO format."""
     return write_coco(tmp_path_factory.mktemp('tiny_coco'), dict(train=4, val=2),
                       size_range=(64, 95))
+
+
+@pytest.fixture(scope='session')
+def tiny_ade(tmp_path_factory):
+    """The same kind of images as ``tiny_coco``, ADE20K's semantic segmentation layout."""
+    return write_ade(tmp_path_factory.mktemp('tiny_ade'), dict(training=4, validation=2),
+                     size_range=(64, 95))

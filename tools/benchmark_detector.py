@@ -8,10 +8,10 @@ process of its own. Prints a markdown table.
 """
 import argparse
 import platform
-from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
 from mmcoc.utils.measure import isolate, time_and_peak
@@ -27,10 +27,7 @@ def worker(queue, name, config, size, reps):
     import mmcoc  # noqa: F401
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
-    if config.startswith('mmdet::'):  # a config shipped in mmdet's wheel
-        import mmdet
-        config = str(Path(mmdet.__file__).parent / '.mim' / 'configs' / config[len('mmdet::'):])
-    cfg = Config.fromfile(config)
+    cfg = get_config(config) if '::' in config else Config.fromfile(config)
     cfg.model.backbone.pop('init_cfg', None)  # random init: no download, same for both
     init_default_scope('mmdet')
     torch.manual_seed(0)

@@ -60,7 +60,7 @@ def main():
             raise SystemExit(f'cannot read {args.image!r} as an image')
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     else:
-        image = render_scene(np.random.default_rng(0), 256, 384)[0]
+        image = render_scene(np.random.default_rng(0), 256, 384).image
         cv2.imwrite(os.path.join(args.out, 'scene.png'), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     init_cfg = dict(type='Pretrained', checkpoint=args.checkpoint) if args.checkpoint else None
     model = ContextCluster(args.arch, proposals=args.proposals, out_indices=(0, 1, 2, 3),

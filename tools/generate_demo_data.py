@@ -1,10 +1,15 @@
-"""Write the bundled demo dataset (drawn from a seed; nothing is downloaded).
+"""Write the bundled demo datasets (drawn from a seed; nothing is downloaded).
 
-    python tools/generate_demo_data.py [--out data/demo_shapes] [--train 400] [--val 100]
+    python tools/generate_demo_data.py [--format {coco,ade}] [--out DIR] [--train 400] [--val 100]
 
-Writes a COCO instance-segmentation set: ``train/``, ``val/`` images and ``train.json``,
-``val.json`` (4 classes of textured shapes, polygon masks). A finished set is recognised by its
-``settings.json`` and left as it is; a different request or ``--force`` rewrites it.
+Both formats hold the same scenes of textured shapes (4 classes):
+- ``coco`` (default out ``data/demo_shapes``): instance segmentation, ``train/``, ``val/`` images
+  and ``train.json``, ``val.json`` with polygon masks;
+- ``ade`` (default out ``data/demo_shapes_ade``): semantic segmentation in ADE20K's layout,
+  ``images/{training,validation}/*.jpg`` and ``annotations/{training,validation}/*.png`` label
+  maps (0 = clutter, ignored like ADE's "other"; 1 = background; 2-5 = the shapes).
+A finished set is recognised by its ``settings.json`` and left as it is; a different request or
+``--force`` rewrites it.
 """
 import argparse
 import json
@@ -12,12 +17,18 @@ import shutil
 import time
 from pathlib import Path
 
-from mmcoc.datasets import CLASSES, GENERATOR_VERSION, write_coco
+from mmcoc.datasets import CLASSES, GENERATOR_VERSION, write_ade, write_coco
+
+FORMATS = {
+    'coco': (write_coco, 'data/demo_shapes', ('train', 'val')),
+    'ade': (write_ade, 'data/demo_shapes_ade', ('training', 'validation')),
+}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default='data/demo_shapes', help='output folder')
+    parser.add_argument('--format', choices=sorted(FORMATS), default='coco')
+    parser.add_argument('--out', help='output folder (default: per format, see above)')
     parser.add_argument('--train', type=int, default=400, help='training images')
     parser.add_argument('--val', type=int, default=100, help='validation images')
     parser.add_argument('--seed', type=int, default=0)
@@ -25,9 +36,10 @@ def main():
     args = parser.parse_args()
     if args.train < 1 or args.val < 1:
         parser.error('--train and --val need at least one image each')
-    out = Path(args.out)
-    settings = dict(version=GENERATOR_VERSION, format='coco', train=args.train, val=args.val, seed=args.seed,
-                    classes=list(CLASSES))
+    write, default_out, split_names = FORMATS[args.format]
+    out = Path(args.out or default_out)
+    settings = dict(version=GENERATOR_VERSION, format=args.format, train=args.train,
+                    val=args.val, seed=args.seed, classes=list(CLASSES))
     stamp = out / 'settings.json'
     if not args.force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         print(f'demo data already in {out}')
@@ -38,10 +50,10 @@ def main():
                              'or pass --force to replace them')
         shutil.rmtree(out)
     start = time.perf_counter()
-    write_coco(out, dict(train=args.train, val=args.val), seed=args.seed)
+    write(out, dict(zip(split_names, (args.train, args.val))), seed=args.seed)
     stamp.write_text(json.dumps(settings))  # written last: its presence means the set is whole
-    print(f'wrote {args.train} train + {args.val} val images to {out} '
-          f'in {time.perf_counter() - start:.0f} s')
+    print(f'wrote {args.train} {split_names[0]} + {args.val} {split_names[1]} images '
+          f'({args.format}) to {out} in {time.perf_counter() - start:.0f} s')
 
 
 if __name__ == '__main__':

@@ -8,14 +8,11 @@ predictions drawn over the images (under the work dir); ``--out`` dumps raw resu
 """
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmcoc.engine import adapt_to_machine, init_distributed
+from mmcoc.engine import build_runner, load_config
 
 
 def parse_args():
@@ -54,20 +51,11 @@ def enable_drawing(cfg: Config, show_dir: str):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_drawing(cfg, args.show_dir)
-    adapt_to_machine(cfg, args.launcher)
-    init_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg, args.launcher)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()

@@ -9,13 +9,10 @@ full checkpoints from the run's own work dir only (see ``mmcoc.utils.checkpoint`
 """
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
-from mmcoc.engine import adapt_to_machine, init_distributed, use_amp
+from mmcoc.engine import build_runner, load_config, use_amp
 from mmcoc.utils import trust_directory
 
 
@@ -42,14 +39,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         use_amp(cfg)
     if args.auto_scale_lr:
@@ -60,11 +50,8 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    adapt_to_machine(cfg, args.launcher)
-    init_distributed(args.launcher)
     trust_directory(cfg.work_dir)  # this run's own checkpoints may be resumed
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg, args.launcher).train()
 
 
 if __name__ == '__main__':

@@ -7,12 +7,13 @@ and texture phase are random, so colour alone never tells the class. An object's
 of it still visible after the later shapes are drawn; a shape is placed only where it leaves the
 ones below it visible enough, so every shape in the image is annotated.
 
-``write_coco`` writes a COCO instance-segmentation set (polygon masks, boxes of the visible part).
+``write_coco`` writes a COCO instance-segmentation set (polygon masks, boxes of the visible part);
+``write_ade`` writes the same scenes as an ADE20K-layout semantic segmentation set.
 """
 import colorsys
 import json
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -22,6 +23,10 @@ from pycocotools import mask as mask_utils
 GENERATOR_VERSION = 2
 
 CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
+# The semantic sets' classes, numbered from 1 in the label maps; 0 marks the clutter (lines and
+# specks that belong to no class), which ADE's ``reduce_zero_label`` turns into "ignore" as it
+# does ADE20K's own "other" pixels.
+SEMANTIC_CLASSES = ('background', ) + CLASSES
 
 MIN_VISIBLE_FRACTION = 0.4  # a shape stays at least this visible under the ones drawn later
 MIN_VISIBLE_PIXELS = 48  # at 256 px; scaled with the image's area
@@ -34,19 +39,24 @@ def _color(rng, value_range=(0.55, 1.0), hue=None) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32) * 255
 
 
-def _background(rng, h, w) -> np.ndarray:
-    # low-frequency colour field + pixel noise + clutter
+def _background(rng, h, w) -> Tuple[np.ndarray, np.ndarray]:
+    """A low-frequency colour field with pixel noise and clutter; the clutter's mask."""
     coarse = rng.uniform(20, 140, (3, 3, 3)).astype(np.float32)
     img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     img += rng.normal(0, 12, (h, w, 3)).astype(np.float32)
+    clutter = np.zeros((h, w), np.uint8)
     for _ in range(int(rng.integers(4, 10))):
         p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        cv2.line(img, p0, p1, _color(rng, (0.3, 0.9)).tolist(), int(rng.integers(1, 3)))
+        thickness = int(rng.integers(1, 3))
+        cv2.line(img, p0, p1, _color(rng, (0.3, 0.9)).tolist(), thickness)
+        cv2.line(clutter, p0, p1, 1, thickness)
     for _ in range(int(rng.integers(5, 15))):
         center = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        cv2.circle(img, center, int(rng.integers(1, 4)), _color(rng, (0.3, 0.9)).tolist(), -1)
-    return img
+        radius = int(rng.integers(1, 4))
+        cv2.circle(img, center, radius, _color(rng, (0.3, 0.9)).tolist(), -1)
+        cv2.circle(clutter, center, radius, 1, -1)
+    return img, clutter
 
 
 def _outline(rng, label: int, cx: float, cy: float, radius: float) -> np.ndarray:
@@ -104,11 +114,23 @@ def _polygons(mask: np.ndarray):
     return polys or None
 
 
+class Scene(NamedTuple):
+    image: np.ndarray  # [H, W, 3] uint8 RGB
+    instances: List[Dict]  # label, mask, polygons, bbox (x, y, w, h of the visible part)
+    clutter: np.ndarray  # [H, W] uint8, 1 where a clutter line or speck stays visible
+
+    def semantic_labels(self) -> np.ndarray:
+        """The [H, W] uint8 label map: 0 clutter, 1 background, 2 + label for each shape."""
+        labels = np.where(self.clutter.astype(bool), 0, 1).astype(np.uint8)
+        for inst in self.instances:
+            labels[inst['mask'].astype(bool)] = 2 + inst['label']
+        return labels
+
+
 def render_scene(rng: np.random.Generator, height: int, width: int,
-                 max_objects: int = 6) -> Tuple[np.ndarray, List[Dict]]:
-    """One scene: an RGB uint8 image and its instances (``label``, ``mask``, ``polygons``,
-    ``bbox`` as x, y, w, h of the visible part). Every shape in the image is annotated."""
-    img = _background(rng, height, width)
+                 max_objects: int = 6) -> Scene:
+    """One scene: an image, its instances and its clutter. Every shape in it is annotated."""
+    img, clutter = _background(rng, height, width)
     side = min(height, width)
     min_pixels = max(8, MIN_VISIBLE_PIXELS * side * side // 256**2)
     objects = []
@@ -141,33 +163,59 @@ def render_scene(rng: np.random.Generator, height: int, width: int,
         mask = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polygons, height, width)))
         instances.append(dict(label=obj['label'], mask=mask, polygons=polygons,
                               bbox=[int(v) for v in cv2.boundingRect(mask)]))
-    return np.clip(img, 0, 255).astype(np.uint8), instances
+    visible_clutter = clutter.copy()
+    for obj in objects:
+        visible_clutter[obj['mask'].astype(bool)] = 0
+    return Scene(np.clip(img, 0, 255).astype(np.uint8), instances, visible_clutter)
+
+
+def draw_split(count: int, size_range: Sequence[int], seed: int, offset: int,
+               max_objects: int = 6) -> Iterator[Scene]:
+    """The ``count`` scenes of one split. Every image's height and width are drawn from
+    ``size_range`` (inclusive), so most are not multiples of 32; split ``offset`` of a
+    ``seed`` always gives the same scenes, whatever the format they are written in."""
+    rng = np.random.default_rng([seed, offset])
+    for _ in range(count):
+        h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
+        yield render_scene(rng, h, w, max_objects)
 
 
 def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
                seed: int = 0, max_objects: int = 6) -> Path:
-    """Write ``{split}/NNNN.png`` and ``{split}.json`` (COCO instances) under ``root``.
-
-    ``splits`` maps a split name to its number of images; every image's height and width are
-    drawn from ``size_range`` (inclusive), so most are not multiples of 32.
-    """
+    """Write ``{split}/NNNN.png`` and ``{split}.json`` (COCO instances) under ``root``;
+    ``splits`` maps a split name to its number of images."""
     root = Path(root)
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
     for offset, (split, count) in enumerate(splits.items()):
-        rng = np.random.default_rng([seed, offset])
         (root / split).mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
-        for i in range(count):
-            h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
-            img, instances = render_scene(rng, h, w, max_objects)
+        for i, scene in enumerate(draw_split(count, size_range, seed, offset, max_objects)):
             name = f'{i:04d}.png'
-            cv2.imwrite(str(root / split / name), img[..., ::-1])
+            cv2.imwrite(str(root / split / name), scene.image[..., ::-1])
+            h, w = scene.clutter.shape
             images.append(dict(id=i + 1, file_name=name, height=h, width=w))
-            for inst in instances:
+            for inst in scene.instances:
                 annotations.append(dict(
                     id=len(annotations) + 1, image_id=i + 1, category_id=inst['label'] + 1,
                     iscrowd=0, bbox=inst['bbox'], area=float(inst['mask'].sum()),
                     segmentation=inst['polygons']))
         (root / f'{split}.json').write_text(json.dumps(
             dict(images=images, annotations=annotations, categories=categories)))
+    return root
+
+
+def write_ade(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
+              seed: int = 0, max_objects: int = 6) -> Path:
+    """Write the scenes in ADE20K's layout under ``root``: ``images/{split}/NNNN.jpg`` and
+    ``annotations/{split}/NNNN.png`` label maps (``Scene.semantic_labels``); ``splits`` maps
+    a split name (ADE's are ``training`` and ``validation``) to its number of images."""
+    root = Path(root)
+    for offset, (split, count) in enumerate(splits.items()):
+        (root / 'images' / split).mkdir(parents=True, exist_ok=True)
+        (root / 'annotations' / split).mkdir(parents=True, exist_ok=True)
+        for i, scene in enumerate(draw_split(count, size_range, seed, offset, max_objects)):
+            cv2.imwrite(str(root / 'images' / split / f'{i:04d}.jpg'), scene.image[..., ::-1],
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(str(root / 'annotations' / split / f'{i:04d}.png'),
+                        scene.semantic_labels())
     return root

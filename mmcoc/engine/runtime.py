@@ -10,10 +10,14 @@ do not work; they are changed here so that users never edit a config for it:
 - SyncBN: needs a process group on CUDA; plain BN is the same computation in one process.
 """
 import os
+import os.path as osp
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 
 def _replace_sync_bn(node):
@@ -66,3 +70,26 @@ def init_distributed(launcher: str):
     elif launcher not in ('none', 'pytorch') and not torch.cuda.is_available():
         raise RuntimeError(f'--launcher {launcher} is supported on GPUs only; on a CPU machine '
                            'use tools/dist_train.sh (torchrun, gloo)')
+
+
+def load_config(path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """A tool's config: ``--cfg-options`` merged, the work dir from ``--work-dir``, else the
+    config's own, else ``work_dirs/<config name>`` (as the OpenMMLab tools do)."""
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
+    """The config's runner, after adapting the config to this machine and creating the process
+    group of a CPU launch."""
+    adapt_to_machine(cfg, launcher)
+    init_distributed(launcher)
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -5,7 +5,9 @@ import sys
 import numpy as np
 from pycocotools.coco import COCO
 
-from mmcoc.datasets import CLASSES, render_scene, write_coco
+import cv2
+
+from mmcoc.datasets import CLASSES, SEMANTIC_CLASSES, render_scene, write_ade, write_coco
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -46,11 +48,45 @@ def test_annotations_are_the_visible_parts_of_the_shapes(tmp_path):
 def test_scenes_follow_the_image_size_and_keep_shapes_visible():
     rng = np.random.default_rng(0)
     for h, w in [(70, 90), (256, 256), (300, 180)]:
-        img, instances = render_scene(rng, h, w)
-        assert img.shape == (h, w, 3) and img.dtype == np.uint8
-        for inst in instances:
+        scene = render_scene(rng, h, w)
+        assert scene.image.shape == (h, w, 3) and scene.image.dtype == np.uint8
+        for inst in scene.instances:
             assert inst['mask'].shape == (h, w) and inst['mask'].sum() >= 8
             assert 0 <= inst['label'] < len(CLASSES)
+
+
+def test_semantic_labels_follow_the_instances_and_mark_clutter():
+    scene = render_scene(np.random.default_rng(5), 200, 240)
+    labels = scene.semantic_labels()
+    assert labels.shape == (200, 240) and labels.dtype == np.uint8
+    for inst in scene.instances:
+        assert (labels[inst['mask'].astype(bool)] == 2 + inst['label']).all()
+    shapes = np.zeros((200, 240), bool)
+    for inst in scene.instances:
+        shapes |= inst['mask'].astype(bool)
+    # clutter (0) is what is left of the lines and specks outside the shapes; the rest is 1
+    assert (labels[~shapes] <= 1).all() and ((labels == 0) == (scene.clutter == 1)).all()
+    assert 0 < (labels == 0).sum() < (labels == 1).sum()
+    assert not (scene.clutter.astype(bool) & shapes).any()
+
+
+def test_ade_set_has_the_coco_sets_scenes_in_ades_layout(tmp_path):
+    ade = write_ade(tmp_path / 'ade', dict(training=3, validation=2), seed=1)
+    coco = write_coco(tmp_path / 'coco', dict(train=3, val=2), seed=1)
+    assert len(list((ade / 'images' / 'training').glob('*.jpg'))) == 3
+    assert len(list((ade / 'annotations' / 'validation').glob('*.png'))) == 2
+    labels = cv2.imread(str(ade / 'annotations' / 'training' / '0001.png'), cv2.IMREAD_UNCHANGED)
+    image = cv2.imread(str(ade / 'images' / 'training' / '0001.jpg'))
+    same_scene = cv2.imread(str(coco / 'train' / '0001.png'))
+    assert labels.ndim == 2 and labels.shape == image.shape[:2] == same_scene.shape[:2]
+    assert labels.max() < 1 + len(SEMANTIC_CLASSES)
+    # the same scene, up to JPEG's loss (which is large on pixel noise: compare blurred images)
+    def blur(img):
+        return cv2.GaussianBlur(img, (9, 9), 0).astype(int)
+    assert np.abs(blur(image) - blur(same_scene)).mean() < 3
+    # every shape pixel of the COCO annotation carries its class in the label map
+    anns = json.loads((coco / 'train.json').read_text())['annotations']
+    assert {a['category_id'] + 1 for a in anns if a['image_id'] == 2} <= set(np.unique(labels))
 
 
 def run_tool(*args):
@@ -75,3 +111,14 @@ def test_tool_writes_once_and_refuses_foreign_folders(tmp_path):
     refused = run_tool('--out', str(foreign), '--train', '2', '--val', '1')
     assert refused.returncode != 0 and '--force' in refused.stderr
     assert (foreign / 'notes.txt').read_text() == 'keep me'
+
+
+def test_tool_writes_the_ade_layout(tmp_path):
+    out = tmp_path / 'ade'
+    result = run_tool('--format', 'ade', '--out', str(out), '--train', '2', '--val', '1')
+    assert result.returncode == 0, result.stderr
+    assert len(list((out / 'annotations' / 'training').glob('*.png'))) == 2
+    assert len(list((out / 'images' / 'validation').glob('*.jpg'))) == 1
+    # a COCO request for the same folder replaces the ADE set instead of mixing the two
+    result = run_tool('--out', str(out), '--train', '2', '--val', '1')
+    assert result.returncode == 0 and not (out / 'images').exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).parents[2]
-PYTHONPATH = f'{ROOT}:{Path(__file__).parent}'  # mmcoc and rank_weights_hook
+from tool_runner import PYTHONPATH, ROOT, run
+
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
 
 
@@ -21,13 +21,6 @@ def data_options(root):
             f'test_dataloader.dataset.data_root={root}',
             f'val_evaluator.ann_file={root}/val.json',
             f'test_evaluator.ann_file={root}/val.json']
-
-
-def run(args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1')
-    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def last_metrics(work_dir):

@@ -1,0 +1,12 @@
+# The Context-Cluster backbone of the detection and segmentation models (CoC-small, 4 centers
+# per region, the official dense-prediction folds), replacing whatever backbone the OpenMMLab
+# base model has.
+coc_dense_backbone = dict(
+    _delete_=True,
+    type='mmcoc.ContextCluster',
+    arch='small',
+    proposals=2,
+    folds=[8, 4, 2, 1],
+    out_indices=(0, 1, 2, 3),
+    # the released ImageNet weights were trained with the released code's count normaliser
+    cluster_normalizer='count')

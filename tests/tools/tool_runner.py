@@ -1,0 +1,14 @@
+"""Run the tools as a user does: a subprocess from the repo root, one thread."""
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+PYTHONPATH = f'{ROOT}:{Path(__file__).parent}'  # mmcoc and the test hooks/configs here
+
+
+def run(args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1')
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result

@@ -1,0 +1,62 @@
+"""Semantic FPN inference with a CoC-small backbone against mmseg's own ResNet-50 Semantic FPN.
+
+One 512x512 image (a demo scene drawn at that size) through mmseg's ``inference_model`` (test
+pipeline, whole-image mode, logits resized to the image), random init, each model in a process
+of its own. Prints a markdown table with parameters and FLOPs (``mmengine.analysis``) beside the
+time and peak memory.
+
+    python tools/benchmark_segmentor.py [--reps 5] [--size 512]
+"""
+import argparse
+import platform
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.hub import get_config
+
+from mmcoc.utils.measure import isolate, time_and_peak
+
+SEGMENTORS = {
+    'CoC-small (4 centers) Semantic FPN': 'configs/coc_small_fpn_ade20k.py',
+    'CoC-small (25 centers) Semantic FPN': 'configs/coc_small_25_fpn_ade20k.py',
+    'ResNet-50 Semantic FPN (mmseg)': 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py',
+}
+
+
+def worker(queue, name, config, size, reps):
+    import mmcoc  # noqa: F401
+    from mmengine.analysis import get_model_complexity_info
+    from mmseg.apis import inference_model, init_model
+
+    from mmcoc.datasets import render_scene
+    cfg = get_config(config) if '::' in config else Config.fromfile(config)
+    torch.manual_seed(0)
+    model = init_model(cfg, checkpoint=None, device='cpu')  # random init, no download
+    image = render_scene(np.random.default_rng(0), size, size).image[..., ::-1].copy()  # BGR
+    result = time_and_peak(lambda: inference_model(model, image), reps)
+    with torch.no_grad():
+        flops = get_model_complexity_info(model, inputs=(torch.zeros(1, 3, size, size), ),
+                                          show_table=False, show_arch=False)['flops']
+    params = sum(p.numel() for p in model.parameters())
+    queue.put(dict(result, params=params, flops=flops))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--reps', type=int, default=5, help='timed images per model')
+    parser.add_argument('--size', type=int, default=512, help='image side (px)')
+    args = parser.parse_args()
+    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'{platform.machine()}, CPU, fp32, one {args.size}x{args.size} image, '
+          f'fastest of {args.reps} after a warm-up\n')
+    print('| segmentor | params (M) | GFLOPs | inference (s/image) | peak (MiB) |\n'
+          '|---|---|---|---|---|')
+    for name, config in SEGMENTORS.items():
+        res = isolate(worker, name, config, args.size, args.reps)
+        print(f"| {name} | {res['params'] / 1e6:.1f} | {res['flops'] / 1e9:.1f} | "
+              f"{res['time']:.3f} | {res['peak']:.0f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
