@@ -192,7 +192,7 @@ def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 2
         for i, scene in enumerate(draw_split(count, size_range, seed, offset, max_objects)):
             name = f'{i:04d}.png'
             cv2.imwrite(str(root / split / name), scene.image[..., ::-1])
-            h, w = scene.clutter.shape
+            h, w = scene.image.shape[:2]
             images.append(dict(id=i + 1, file_name=name, height=h, width=w))
             for inst in scene.instances:
                 annotations.append(dict(
