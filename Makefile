@@ -5,9 +5,11 @@ DEMO_CONFIG := configs/demo/coc_tiny_maskrcnn_demo.py
 DEMO_WORK_DIR := work_dirs/coc_tiny_maskrcnn_demo
 SEG_CONFIG := configs/demo/coc_tiny_fpn_demo.py
 SEG_WORK_DIR := work_dirs/coc_tiny_fpn_demo
+CLS_CONFIG := configs/demo/coc_tiny_plain_cls_demo.py
+CLS_WORK_DIR := work_dirs/coc_tiny_plain_cls_demo
 
-.PHONY: setup demo demo-data demo-seg demo-seg-data demo-backbone test benchmark \
-	benchmark-detector benchmark-segmentor
+.PHONY: setup demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data demo-backbone test \
+	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo
 
 setup:
 	@bash tools/setup_env.sh
@@ -30,6 +32,15 @@ demo-seg: demo-seg-data
 	$(PYTHON) tools/test.py $(SEG_CONFIG) "$$(cat $(SEG_WORK_DIR)/last_checkpoint)" \
 		--work-dir $(SEG_WORK_DIR) --show-dir $(abspath $(SEG_WORK_DIR))/predictions
 
+demo-cls-data: setup
+	$(PYTHON) tools/generate_demo_data.py --format imagenet --out data/demo_shapes_cls
+
+# train an image classifier (CoC-tiny_plain) on one-shape images, evaluate it (top-1), draw it
+demo-cls: demo-cls-data
+	$(PYTHON) tools/train.py $(CLS_CONFIG) --work-dir $(CLS_WORK_DIR)
+	$(PYTHON) tools/test.py $(CLS_CONFIG) "$$(cat $(CLS_WORK_DIR)/last_checkpoint)" \
+		--work-dir $(CLS_WORK_DIR) --show-dir $(abspath $(CLS_WORK_DIR))/predictions
+
 demo-backbone: setup
 	$(PYTHON) tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo_backbone
 
@@ -44,3 +55,10 @@ benchmark-detector: setup
 
 benchmark-segmentor: setup
 	$(PYTHON) tools/benchmark_segmentor.py
+
+benchmark-classifier: setup
+	$(PYTHON) tools/benchmark_classifier.py
+
+# recount parameters and FLOPs of every config into the metafiles
+model-zoo: setup
+	$(PYTHON) tools/model_zoo.py

@@ -1,6 +1,6 @@
 import pytest
 
-from mmcoc.datasets import write_ade, write_coco
+from mmcoc.datasets import write_ade, write_coco, write_imagenet
 
 
 @pytest.fixture(scope='session')
@@ -15,3 +15,10 @@ def tiny_ade(tmp_path_factory):
     """The same kind of images as ``tiny_coco``, ADE20K's semantic segmentation layout."""
     return write_ade(tmp_path_factory.mktemp('tiny_ade'), dict(training=4, validation=2),
                      size_range=(64, 95))
+
+
+@pytest.fixture(scope='session')
+def tiny_imagenet(tmp_path_factory):
+    """One-shape demo images of 64-80 px in ImageNet's folder layout, two per class in train."""
+    return write_imagenet(tmp_path_factory.mktemp('tiny_imagenet'), dict(train=8, val=4),
+                          size_range=(64, 80))

@@ -17,8 +17,8 @@ from mmengine.registry import init_default_scope
 from mmcoc.utils.measure import isolate, time_and_peak
 
 DETECTORS = {
-    'CoC-small (4 centers) Mask R-CNN': 'configs/coc_small_maskrcnn_coco.py',
-    'CoC-small (25 centers) Mask R-CNN': 'configs/coc_small_25_maskrcnn_coco.py',
+    'CoC-small (4 centers) Mask R-CNN': 'configs/context_cluster/coc_small_maskrcnn_coco.py',
+    'CoC-small (25 centers) Mask R-CNN': 'configs/context_cluster/coc_small_25_maskrcnn_coco.py',
     'ResNet-50 Mask R-CNN (mmdet)': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
 }
 

@@ -15,18 +15,17 @@ import torch
 from mmengine.config import Config
 from mmengine.hub import get_config
 
-from mmcoc.utils.measure import isolate, time_and_peak
+from mmcoc.utils.measure import count_flops, isolate, time_and_peak
 
 SEGMENTORS = {
-    'CoC-small (4 centers) Semantic FPN': 'configs/coc_small_fpn_ade20k.py',
-    'CoC-small (25 centers) Semantic FPN': 'configs/coc_small_25_fpn_ade20k.py',
+    'CoC-small (4 centers) Semantic FPN': 'configs/context_cluster/coc_small_fpn_ade20k.py',
+    'CoC-small (25 centers) Semantic FPN': 'configs/context_cluster/coc_small_25_fpn_ade20k.py',
     'ResNet-50 Semantic FPN (mmseg)': 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py',
 }
 
 
 def worker(queue, name, config, size, reps):
     import mmcoc  # noqa: F401
-    from mmengine.analysis import get_model_complexity_info
     from mmseg.apis import inference_model, init_model
 
     from mmcoc.datasets import render_scene
@@ -35,9 +34,7 @@ def worker(queue, name, config, size, reps):
     model = init_model(cfg, checkpoint=None, device='cpu')  # random init, no download
     image = render_scene(np.random.default_rng(0), size, size).image[..., ::-1].copy()  # BGR
     result = time_and_peak(lambda: inference_model(model, image), reps)
-    with torch.no_grad():
-        flops = get_model_complexity_info(model, inputs=(torch.zeros(1, 3, size, size), ),
-                                          show_table=False, show_arch=False)['flops']
+    flops = count_flops(model, (torch.zeros(1, 3, size, size), ))
     params = sum(p.numel() for p in model.parameters())
     queue.put(dict(result, params=params, flops=flops))
 

@@ -16,10 +16,11 @@ import time
 import cv2
 import numpy as np
 import torch
-from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis import parameter_count
 
 from mmcoc.datasets import render_scene
 from mmcoc.models import ContextCluster
+from mmcoc.utils.measure import count_flops
 
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
@@ -79,9 +80,7 @@ def main():
         elapsed = time.perf_counter() - start
     for mixer in mixers:
         mixer.keep_assignment = False
-    # elementwise ops (position channels, norms) have no FLOP handle: not worth a warning each
-    flops = FlopAnalyzer(model, (x,)).unsupported_ops_warnings(False) \
-        .uncalled_modules_warnings(False).total()
+    flops = count_flops(model, (x, ))
 
     print(f'ContextCluster-{args.arch} on a {image.shape[1]}x{image.shape[0]} image '
           f'({"weights: " + args.checkpoint if args.checkpoint else "random init"})')

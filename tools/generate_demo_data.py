@@ -1,13 +1,17 @@
 """Write the bundled demo datasets (drawn from a seed; nothing is downloaded).
 
-    python tools/generate_demo_data.py [--format {coco,ade}] [--out DIR] [--train 400] [--val 100]
+    python tools/generate_demo_data.py [--format {coco,ade,imagenet}] [--out DIR] [--train N]
+                                       [--val N]
 
-Both formats hold the same scenes of textured shapes (4 classes):
+The formats ``coco`` and ``ade`` hold the same scenes of textured shapes (4 classes):
 - ``coco`` (default out ``data/demo_shapes``): instance segmentation, ``train/``, ``val/`` images
   and ``train.json``, ``val.json`` with polygon masks;
 - ``ade`` (default out ``data/demo_shapes_ade``): semantic segmentation in ADE20K's layout,
   ``images/{training,validation}/*.jpg`` and ``annotations/{training,validation}/*.png`` label
   maps (0 = clutter, ignored like ADE's "other"; 1 = background; 2-5 = the shapes).
+``imagenet`` (default out ``data/demo_shapes_cls``) is a classification set in ImageNet's folder
+layout, ``{train,val}/{rectangle,ellipse,triangle,star}/*.png``: one shape per image, 96-128 px.
+Default sizes: 400 + 100 images for ``coco`` and ``ade``, 800 + 200 for ``imagenet``.
 A finished set is recognised by its ``settings.json`` and left as it is; a different request or
 ``--force`` rewrites it.
 """
@@ -17,23 +21,28 @@ import shutil
 import time
 from pathlib import Path
 
-from mmcoc.datasets import CLASSES, GENERATOR_VERSION, write_ade, write_coco
+from mmcoc.datasets import CLASSES, GENERATOR_VERSION, write_ade, write_coco, write_imagenet
 
 FORMATS = {
     'coco': (write_coco, 'data/demo_shapes', ('train', 'val')),
     'ade': (write_ade, 'data/demo_shapes_ade', ('training', 'validation')),
+    'imagenet': (write_imagenet, 'data/demo_shapes_cls', ('train', 'val')),
 }
+DEFAULT_SIZES = dict(coco=(400, 100), ade=(400, 100), imagenet=(800, 200))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--format', choices=sorted(FORMATS), default='coco')
     parser.add_argument('--out', help='output folder (default: per format, see above)')
-    parser.add_argument('--train', type=int, default=400, help='training images')
-    parser.add_argument('--val', type=int, default=100, help='validation images')
+    parser.add_argument('--train', type=int, help='training images (default: per format)')
+    parser.add_argument('--val', type=int, help='validation images (default: per format)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true', help='rewrite an existing set')
     args = parser.parse_args()
+    default_train, default_val = DEFAULT_SIZES[args.format]
+    args.train = default_train if args.train is None else args.train
+    args.val = default_val if args.val is None else args.val
     if args.train < 1 or args.val < 1:
         parser.error('--train and --val need at least one image each')
     write, default_out, split_names = FORMATS[args.format]

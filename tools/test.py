@@ -41,7 +41,7 @@ def enable_drawing(cfg: Config, show_dir: str):
         raise SystemExit('--show-dir needs default_hooks.visualization in the config')
     scope = cfg.get('default_scope')
     if scope == 'mmpretrain':
-        hook.update(enable=True, out_dir=show_dir)
+        hook.update(enable=True, out_dir=show_dir, interval=1)  # every image
     elif scope == 'mmseg':
         hook.update(draw=True, interval=1)
         cfg.visualizer.save_dir = show_dir

@@ -8,7 +8,8 @@ of it still visible after the later shapes are drawn; a shape is placed only whe
 ones below it visible enough, so every shape in the image is annotated.
 
 ``write_coco`` writes a COCO instance-segmentation set (polygon masks, boxes of the visible part);
-``write_ade`` writes the same scenes as an ADE20K-layout semantic segmentation set.
+``write_ade`` writes the same scenes as an ADE20K-layout semantic segmentation set;
+``write_imagenet`` writes a classification set of one-shape images in ImageNet's folder layout.
 """
 import colorsys
 import json
@@ -39,12 +40,14 @@ def _color(rng, value_range=(0.55, 1.0), hue=None) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32) * 255
 
 
-def _background(rng, h, w) -> Tuple[np.ndarray, np.ndarray]:
+def _background(rng, h, w, clutter_items: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """A low-frequency colour field with pixel noise and clutter; the clutter's mask."""
     coarse = rng.uniform(20, 140, (3, 3, 3)).astype(np.float32)
     img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     img += rng.normal(0, 12, (h, w, 3)).astype(np.float32)
     clutter = np.zeros((h, w), np.uint8)
+    if not clutter_items:
+        return img, clutter
     for _ in range(int(rng.integers(4, 10))):
         p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
@@ -81,7 +84,7 @@ def _outline(rng, label: int, cx: float, cy: float, radius: float) -> np.ndarray
     return np.round(pts @ rot.T + (cx, cy)).astype(np.int32)
 
 
-def _texture(rng, label: int, h: int, w: int) -> np.ndarray:
+def _texture(rng, label: int, h: int, w: int, period_scale: float = 1.0) -> np.ndarray:
     """An [h, w, 3] texture from the family of class ``label``, in two random colours."""
     # a texture is always visible: its second colour is at least a third of the hue circle away
     hue = rng.random()
@@ -90,7 +93,7 @@ def _texture(rng, label: int, h: int, w: int) -> np.ndarray:
     theta = rng.uniform(0, np.pi)
     u = xx * np.cos(theta) + yy * np.sin(theta)
     v = -xx * np.sin(theta) + yy * np.cos(theta)
-    period = rng.uniform(6, 11)
+    period = rng.uniform(6, 11) * period_scale
     name = CLASSES[label]
     if name == 'rectangle':  # stripes
         t = (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
@@ -218,4 +221,35 @@ def write_ade(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 28
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(str(root / 'annotations' / split / f'{i:04d}.png'),
                         scene.semantic_labels())
+    return root
+
+
+def render_object(rng: np.random.Generator, height: int, width: int, label: int) -> np.ndarray:
+    """A [H, W, 3] uint8 RGB image of one shape of class ``label`` over a cluttered background."""
+    img, _ = _background(rng, height, width)
+    side = min(height, width)
+    radius = rng.uniform(0.25, 0.42) * side
+    cx, cy = rng.uniform(0.35, 0.65) * width, rng.uniform(0.35, 0.65) * height
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [_outline(rng, label, cx, cy, radius)], 1)
+    covered = mask.astype(bool)
+    img[covered] = _texture(rng, label, height, width)[covered]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_imagenet(root, splits: Dict[str, int], size_range: Sequence[int] = (96, 128),
+                   seed: int = 0) -> Path:
+    """Write a classification set in ImageNet's folder layout under ``root``:
+    ``{split}/{class}/NNNN.png``, one shape per image, the classes in turn so that every split
+    is balanced; ``splits`` maps a split name to its number of images."""
+    root = Path(root)
+    for offset, (split, count) in enumerate(splits.items()):
+        for name in CLASSES:
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng([seed, offset])
+        for i in range(count):
+            label = i % len(CLASSES)
+            h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
+            image = render_object(rng, h, w, label)
+            cv2.imwrite(str(root / split / CLASSES[label] / f'{i:04d}.png'), image[..., ::-1])
     return root

@@ -9,12 +9,25 @@ import multiprocessing as mp
 import os
 import resource
 import time
-from typing import Callable
+from typing import Callable, Tuple
+
+import torch
+import torch.nn as nn
 
 
 def current_rss_mb() -> float:
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def count_flops(model: nn.Module, inputs: Tuple) -> int:
+    """FLOPs of ``model(*inputs)`` by ``mmengine.analysis`` (a multiply-add counts once, fvcore's
+    convention). Ops it has no formula for (norms, elementwise ops, the clustering's argmax and
+    scatter) are left out without a warning each."""
+    from mmengine.analysis import FlopAnalyzer
+    with torch.no_grad():
+        return FlopAnalyzer(model, inputs).unsupported_ops_warnings(False) \
+            .uncalled_modules_warnings(False).total()
 
 
 def time_and_peak(step: Callable[[], object], reps: int) -> dict:

@@ -6,7 +6,7 @@ from mmengine.registry import init_default_scope
 
 from mmcoc.models import ContextCluster
 
-CONFIGS = Path(__file__).parents[2] / 'configs'
+CONFIGS = Path(__file__).parents[2] / 'configs' / 'context_cluster'
 # config -> (arch, centers per side)
 PUBLISHED = {
     'coc_small_maskrcnn_coco.py': ('small', 2),
@@ -48,7 +48,7 @@ def test_coco_config_builds_and_names_a_missing_checkpoint():
 
 def test_demo_config_matches_the_demo_data():
     from mmcoc.datasets import CLASSES
-    cfg = Config.fromfile(str(CONFIGS / 'demo' / 'coc_tiny_maskrcnn_demo.py'))
+    cfg = Config.fromfile(str(CONFIGS.parent / 'demo' / 'coc_tiny_maskrcnn_demo.py'))
     assert cfg.metainfo['classes'] == CLASSES and len(cfg.metainfo['palette']) == len(CLASSES)
     roi_head = cfg.model.roi_head
     assert roi_head.bbox_head.num_classes == roi_head.mask_head.num_classes == len(CLASSES)

@@ -7,7 +7,7 @@ from mmengine.registry import init_default_scope
 from mmcoc.datasets import SEMANTIC_CLASSES
 from mmcoc.models import ContextCluster
 
-CONFIGS = Path(__file__).parents[2] / 'configs'
+CONFIGS = Path(__file__).parents[2] / 'configs' / 'context_cluster'
 # config -> (arch, centers per side)
 PUBLISHED = {
     'coc_small_fpn_ade20k.py': ('small', 2),
@@ -57,7 +57,7 @@ def test_ade20k_config_builds_and_names_a_missing_checkpoint():
 
 
 def test_segmentation_demo_config_matches_the_demo_data():
-    cfg = Config.fromfile(str(CONFIGS / 'demo' / 'coc_tiny_fpn_demo.py'))
+    cfg = Config.fromfile(str(CONFIGS.parent / 'demo' / 'coc_tiny_fpn_demo.py'))
     assert cfg.metainfo['classes'] == SEMANTIC_CLASSES
     assert len(cfg.metainfo['palette']) == len(SEMANTIC_CLASSES)
     assert cfg.model.decode_head.num_classes == len(SEMANTIC_CLASSES)

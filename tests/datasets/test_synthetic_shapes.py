@@ -7,7 +7,8 @@ from pycocotools.coco import COCO
 
 import cv2
 
-from mmcoc.datasets import CLASSES, SEMANTIC_CLASSES, render_scene, write_ade, write_coco
+from mmcoc.datasets import (CLASSES, SEMANTIC_CLASSES, render_scene, write_ade, write_coco,
+                            write_imagenet)
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -122,3 +123,17 @@ def test_tool_writes_the_ade_layout(tmp_path):
     # a COCO request for the same folder replaces the ADE set instead of mixing the two
     result = run_tool('--out', str(out), '--train', '2', '--val', '1')
     assert result.returncode == 0 and not (out / 'images').exists()
+
+
+def test_imagenet_layout_is_balanced_and_seeded(tmp_path):
+    a = write_imagenet(tmp_path / 'a', dict(train=8, val=4), size_range=(64, 80), seed=1)
+    b = write_imagenet(tmp_path / 'b', dict(train=8, val=4), size_range=(64, 80), seed=1)
+    for split, count in (('train', 8), ('val', 4)):
+        assert sorted(p.name for p in (a / split).iterdir()) == sorted(CLASSES)
+        for name in CLASSES:
+            files = sorted((a / split / name).glob('*.png'))
+            assert len(files) == count // len(CLASSES)
+            for f in files:
+                h, w = cv2.imread(str(f)).shape[:2]
+                assert 64 <= h <= 80 and 64 <= w <= 80
+                assert f.read_bytes() == (b / split / name / f.name).read_bytes()

@@ -7,21 +7,16 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from tool_runner import run
+from tool_runner import data_root_options, run
 
 CONFIG = str(Path(__file__).parent / 'tiny_fpn.py')
-
-
-def data_options(root):
-    return ['--cfg-options'] + [f'{split}_dataloader.dataset.data_root={root}'
-                                for split in ('train', 'val', 'test')]
 
 
 @pytest.fixture(scope='module')
 def trained(tiny_ade, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('train_fpn')
     run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
-         *data_options(tiny_ade)])
+         *data_root_options(tiny_ade)])
     return work_dir
 
 
@@ -36,7 +31,8 @@ def test_train_saves_checkpoint_and_evaluates_miou(trained):
 
 def test_test_tool_writes_metrics_and_overlays(trained, tiny_ade, tmp_path):
     run([sys.executable, 'tools/test.py', CONFIG, str(trained / 'iter_2.pth'), '--work-dir',
-         str(tmp_path), '--show-dir', str(tmp_path / 'drawn'), *data_options(tiny_ade)])
+         str(tmp_path), '--show-dir', str(tmp_path / 'drawn'),
+         *data_root_options(tiny_ade)])
     metrics = json.loads(sorted(tmp_path.glob('*/*.json'))[-1].read_text())
     assert 'mIoU' in metrics
     assert len(list((tmp_path / 'drawn').rglob('*.png'))) == 2

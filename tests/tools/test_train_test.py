@@ -8,19 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tool_runner import PYTHONPATH, ROOT, run
+from tool_runner import PYTHONPATH, ROOT, data_root_options, run
 
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
 
 
 def data_options(root):
-    root = str(root)
-    return ['--cfg-options',
-            f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={root}/val.json',
-            f'test_evaluator.ann_file={root}/val.json']
+    return data_root_options(root, [f'{split}_evaluator.ann_file={root}/val.json'
+                                    for split in ('val', 'test')])
 
 
 def last_metrics(work_dir):

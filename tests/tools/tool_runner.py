@@ -12,3 +12,9 @@ def run(args, **kwargs):
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def data_root_options(root, extra=()):
+    """``--cfg-options`` pointing every dataloader of a demo config at ``root``."""
+    return ['--cfg-options'] + [f'{split}_dataloader.dataset.data_root={root}'
+                                for split in ('train', 'val', 'test')] + list(extra)

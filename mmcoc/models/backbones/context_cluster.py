@@ -3,7 +3,7 @@
 Module names follow the official release (``patch_embed``, ``network.{i}``, ``norm{i}``) so that
 official weights map onto this class with renames only (see ``checkpoint_filter_fn``).
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -302,6 +302,32 @@ class ContextCluster(BaseModule):
         super().init_weights()
 
 
+# Official renames of the first generation's token-mixer convs.
+_OFFICIAL_RENAMES = {'token_mixer.fc1.': 'token_mixer.f.', 'token_mixer.fc2.': 'token_mixer.proj.',
+                     'token_mixer.fc_v.': 'token_mixer.v.'}
+
+
+def unwrap_state_dict(checkpoint: Dict) -> Dict:
+    """The tensors of a checkpoint: under ``state_dict``/``model`` if wrapped, no ``module.``."""
+    for key in ('state_dict', 'model'):
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in checkpoint.items()}
+
+
+def map_backbone_key(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
+    """One backbone tensor of any released layout, under mmcoc's name and shape."""
+    for old, new in _OFFICIAL_RENAMES.items():
+        key = key.replace(old, new)
+    if key.startswith('norm.'):  # the official classifier's final norm
+        key = ContextCluster.norm_name(NUM_STAGES - 1) + key[4:]
+    if '.mlp.fc' in key and key.endswith('.weight') and value.dim() == 4:
+        value = value.flatten(1)  # conv-shaped 1x1 MLP weights of the older releases
+    return key, value
+
+
 def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None) -> Dict:
     """Map any released layout of Context-Cluster weights onto mmcoc's module names.
 
@@ -309,29 +335,14 @@ def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None) ->
     three official generations: the first named the token mixer's convs ``fc1``/``fc2``/``fc_v``
     and stored MLP weights conv-shaped ``[out, in, 1, 1]``; the detection/segmentation releases
     keep conv-shaped MLPs; the classification ones keep the final ``norm`` (our ``norm6``).
-    ``state_dict`` may be a whole checkpoint (with ``state_dict``/``model``) or bare.
+    ``state_dict`` may be a whole checkpoint (with ``state_dict``/``model``) or bare. The result
+    is the backbone's tensors plus a linear classifier as ``head.*`` where there is one.
     """
-    for key in ('state_dict', 'model'):
-        if isinstance(state_dict, dict) and isinstance(state_dict.get(key), dict):
-            state_dict = state_dict[key]
-            break
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                  for k, v in state_dict.items()}
+    state_dict = unwrap_state_dict(state_dict)
     if any(k.startswith('backbone.') for k in state_dict):
         # A whole detector/segmentor/classifier: keep the backbone (and a linear cls head).
         state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else 'head.' + k[8:]: v
                       for k, v in state_dict.items()
                       if k.startswith('backbone.') or k.startswith('head.fc.')}
-    last_norm = ContextCluster.norm_name(NUM_STAGES - 1)
-    renames = {'token_mixer.fc1.': 'token_mixer.f.', 'token_mixer.fc2.': 'token_mixer.proj.',
-               'token_mixer.fc_v.': 'token_mixer.v.'}
-    out = {}
-    for key, value in state_dict.items():
-        for old, new in renames.items():
-            key = key.replace(old, new)
-        if key.startswith('norm.'):
-            key = last_norm + key[4:]
-        if '.mlp.fc' in key and key.endswith('.weight') and value.dim() == 4:
-            value = value.flatten(1)
-        out[key] = value
-    return out
+    return dict(item if item[0].startswith('head.') else map_backbone_key(*item)
+                for item in state_dict.items())

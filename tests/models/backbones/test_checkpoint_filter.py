@@ -3,43 +3,11 @@ import argparse
 
 import pytest
 import torch
+import torch.nn as nn
 
 from mmcoc.models import ContextCluster, ContextClusterClassifier, checkpoint_filter_fn
+from mmcoc.testing import official_classification, official_dense, perturbed
 from mmcoc.utils import load_weights
-
-
-def official_classification(model: ContextClusterClassifier, generation: int):
-    """The classifier's weights in the layout of an official release of that generation."""
-    state = {}
-    for key, value in model.state_dict().items():
-        if key.startswith('norm6.'):
-            key = 'norm.' + key[len('norm6.'):]
-        if generation == 1:
-            key = key.replace('token_mixer.f.', 'token_mixer.fc1.')
-            key = key.replace('token_mixer.proj.', 'token_mixer.fc2.')
-            key = key.replace('token_mixer.v.', 'token_mixer.fc_v.')
-            if '.mlp.fc' in key and key.endswith('weight'):
-                value = value[:, :, None, None]  # 1x1 convs
-        state[key] = value.clone()
-    return state
-
-
-def official_dense(model: ContextCluster):
-    """A released detection/segmentation checkpoint: whole detector, conv-shaped MLPs."""
-    state = {'neck.lateral_convs.0.conv.weight': torch.zeros(256, 64, 1, 1),
-             'roi_head.bbox_head.fc_cls.weight': torch.zeros(81, 1024)}
-    for key, value in model.state_dict().items():
-        if '.mlp.fc' in key and key.endswith('weight'):
-            value = value[:, :, None, None]
-        state['backbone.' + key] = value.clone()
-    return dict(meta=dict(epoch=12), state_dict=state)
-
-
-def perturbed(model):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.1)  # make layer scales and norms matter
-    return model
 
 
 @pytest.mark.parametrize('generation', [1, 3])
@@ -62,7 +30,11 @@ def test_official_dense_release_loads_into_backbone(tmp_path):
     torch.manual_seed(0)
     source = perturbed(ContextCluster('small', proposals=5, out_indices=(0, 1, 2, 3))).eval()
     path = tmp_path / 'mask_rcnn_coc_small_5.pth'
-    torch.save(official_dense(source), path)
+    dense = nn.Module()
+    dense.backbone = source
+    checkpoint = official_dense(dense)
+    checkpoint['state_dict']['neck.lateral_convs.0.conv.weight'] = torch.zeros(256, 64, 1, 1)
+    torch.save(checkpoint, path)
     target = ContextCluster('small', proposals=5, out_indices=(0, 1, 2, 3),
                             init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     target.init_weights()

@@ -1,0 +1,63 @@
+# Image classification with a CoC-tiny_plain backbone (no region partition: the images are
+# small) on the bundled one-shape images in ImageNet's folder layout (tools/generate_demo_data.py
+# --format imagenet), sized to learn on a 2-core CPU in minutes: random initial weights (no
+# download), 64 px crops, batches of 16, no Mixup/CutMix (four classes need no such
+# regularisation), a higher learning rate than the ImageNet recipe.
+_base_ = [
+    '../_base_/models/coc_classifier.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+data_root = 'data/demo_shapes_cls'
+classes = ('ellipse', 'rectangle', 'star', 'triangle')  # the class folders, sorted
+crop_size = 64
+
+model = dict(
+    backbone=dict(arch='tiny_plain', cluster_normalizer='similarity', drop_path_rate=0.0),
+    head=dict(num_classes=len(classes), in_channels=320),
+    train_cfg=dict(_delete_=True))
+data_preprocessor = dict(
+    num_classes=len(classes),
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)  # the model sees RGB, as the ImageNet configs
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=int(crop_size / 0.9), edge='short'),  # crop ratio 0.9
+    dict(type='CenterCrop', crop_size=crop_size),
+    dict(type='PackInputs'),
+]
+dataset = dict(type='CustomDataset', data_root=data_root, classes=classes)
+train_dataloader = dict(
+    batch_size=16, num_workers=1, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(**dataset, data_prefix='train', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=50, num_workers=1, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(**dataset, data_prefix='val', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+max_epochs = 12
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=4)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
+    clip_grad=dict(max_norm=5.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, end=1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1, end=max_epochs,
+         convert_to_iter_based=True),
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=5),
+    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))

@@ -1,0 +1,67 @@
+"""The ImageNet configs carry the published Context-Cluster recipe on mmpretrain's bases."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmcoc.datasets import CLASSES
+from mmcoc.models import ContextCluster
+
+CONFIGS = Path(__file__).parents[2] / 'configs' / 'context_cluster'
+HEAD_CHANNELS = {'tiny': 320, 'tiny_plain': 320, 'small': 512, 'medium': 512}
+
+
+@pytest.mark.parametrize('arch', sorted(HEAD_CHANNELS))
+def test_imagenet_config_has_the_published_recipe(arch):
+    cfg = Config.fromfile(str(CONFIGS / f'coc_{arch}_in1k.py'))
+    model = cfg.model
+    assert model.type == 'ImageClassifier' and model.backbone.type == 'mmcoc.ContextCluster'
+    assert model.backbone.arch == arch and model.backbone.out_indices == 3
+    assert model.backbone.drop_path_rate == 0.1
+    assert model.backbone.cluster_normalizer == 'count'  # the released weights' normaliser
+    assert model.neck.type == 'GlobalAveragePooling'
+    assert model.head.in_channels == HEAD_CHANNELS[arch] and model.head.num_classes == 1000
+    assert model.head.loss == dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')
+    assert model.train_cfg.augments == [dict(type='Mixup', alpha=0.8),
+                                        dict(type='CutMix', alpha=1.0)]
+    opt = cfg.optim_wrapper.optimizer
+    assert opt.type == 'AdamW' and opt.lr == 1e-3 and opt.weight_decay == 0.05
+    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0.0
+    assert cfg.optim_wrapper.paramwise_cfg.flat_decay_mult == 0.0  # layer scales, alpha, beta
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 1024
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and warmup.end == 5 and warmup.start_factor == 1e-3
+    assert cosine.type == 'CosineAnnealingLR' and cosine.eta_min == 1e-5
+    assert (cosine.begin, cosine.end, cfg.train_cfg.max_epochs) == (5, 300, 310)
+    assert cfg.custom_hooks == [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+    train = [t.type for t in cfg.train_pipeline]
+    assert train == ['LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandAugment',
+                     'RandomErasing', 'PackInputs']
+    assert cfg.train_pipeline[1].scale == 224 and cfg.train_pipeline[4].erase_prob == 0.25
+    resize, crop = cfg.test_pipeline[1], cfg.test_pipeline[2]
+    assert crop.crop_size == 224 and resize.scale == int(224 / 0.9)  # crop ratio 0.9
+    assert cfg.data_preprocessor.to_rgb  # the model sees RGB, as timm's training did
+    assert cfg.default_scope == 'mmpretrain' and cfg.custom_imports.imports == ['mmcoc']
+
+
+def test_imagenet_config_builds_the_official_classifier():
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(str(CONFIGS / 'coc_small_in1k.py'))
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model).eval()
+    assert isinstance(model.backbone, ContextCluster)
+    assert sum(p.numel() for p in model.parameters()) == 14_657_024  # the reference's count
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64), mode='tensor').shape == (1, 1000)
+
+
+def test_classification_demo_config_matches_the_demo_data():
+    cfg = Config.fromfile(str(CONFIGS.parent / 'demo' / 'coc_tiny_plain_cls_demo.py'))
+    assert list(cfg.classes) == sorted(CLASSES)  # class folders, as CustomDataset sorts them
+    assert cfg.model.head.num_classes == len(CLASSES)
+    assert cfg.model.backbone.arch == 'tiny_plain'
+    assert cfg.model.backbone.get('init_cfg') is None  # random init: nothing to download
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        assert loader.dataset.data_root == 'data/demo_shapes_cls'

@@ -1,0 +1,78 @@
+"""tools/model_converters/official2mmcoc.py: official releases convert into the layouts
+mmpretrain and mmdet/mmseg load directly, with the outputs of the source model."""
+import argparse
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from tool_runner import ROOT, run
+
+from mmcoc.models import ContextClusterClassifier
+from mmcoc.testing import official_classification, official_dense, perturbed
+
+CONVERTER = 'tools/model_converters/official2mmcoc.py'
+TINY_IN1K = ROOT / 'configs' / 'context_cluster' / 'coc_tiny_in1k.py'
+
+
+def write_official_classifier(path, generation=3):
+    """An official-layout classification release of a perturbed CoC-tiny; the model."""
+    torch.manual_seed(generation)
+    source = perturbed(ContextClusterClassifier('tiny', cluster_normalizer='count')).eval()
+    torch.save(dict(epoch=310, args=argparse.Namespace(model='coc_tiny'),
+                    state_dict=official_classification(source, generation)), path)
+    return source
+
+
+@pytest.mark.parametrize('generation', [1, 3])
+def test_classification_release_converts_for_mmpretrain(tmp_path, generation):
+    from mmpretrain.apis import get_model
+    source = write_official_classifier(tmp_path / 'coc_tiny.pth.tar', generation)
+    out = tmp_path / 'coc_tiny_mmpretrain.pth'
+    result = run([sys.executable, CONVERTER, str(tmp_path / 'coc_tiny.pth.tar'), str(out),
+                  '--config', str(TINY_IN1K)])
+    assert 'layout mmpretrain' in result.stdout and 'loads strictly' in result.stdout
+    renames = 0 if generation == 3 else 6 * 14  # fc1/fc2/fc_v weight + bias, 14 blocks
+    assert f'{renames + 2} renamed' in result.stdout  # + norm -> norm6 (weight, bias)
+    assert f'{0 if generation == 3 else 2 * 14} reshaped' in result.stdout
+
+    model = get_model(str(TINY_IN1K), pretrained=str(out), device='cpu').eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, mode='tensor'), source(x), rtol=0, atol=1e-5)
+
+
+def test_dense_release_stays_whole_and_loads_into_mmdet(tmp_path):
+    from mmdet.registry import MODELS
+    config = ROOT / 'configs' / 'context_cluster' / 'coc_small_maskrcnn_coco.py'
+    cfg = Config.fromfile(str(config))
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    detector = MODELS.build(cfg.model).eval()
+    perturbed(detector.backbone)
+    torch.save(official_dense(detector), tmp_path / 'mask_rcnn_coc_small.pth')
+    out = tmp_path / 'converted.pth'
+    result = run([sys.executable, CONVERTER, str(tmp_path / 'mask_rcnn_coc_small.pth'), str(out),
+                  '--config', str(config)])
+    assert 'layout whole' in result.stdout and 'loads strictly into the MaskRCNN' in result.stdout
+
+    target = MODELS.build(cfg.model).eval()
+    target.load_state_dict(torch.load(out)['state_dict'], strict=True)
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(detector.backbone(x), target.backbone(x)):
+            assert torch.equal(a, b)
+    assert torch.equal(target.neck.fpn_convs[0].conv.weight,
+                       detector.neck.fpn_convs[0].conv.weight)
+
+
+def test_wrong_config_names_the_key_and_writes_nothing(tmp_path):
+    write_official_classifier(tmp_path / 'coc_tiny.pth.tar')
+    small = ROOT / 'configs' / 'context_cluster' / 'coc_small_in1k.py'
+    out = tmp_path / 'out.pth'
+    with pytest.raises(AssertionError, match=r'shape of backbone.patch_embed.proj.weight: '
+                                             r'\(32, 5, 4, 4\) in the file, \(64, 5, 4, 4\)'):
+        run([sys.executable, CONVERTER, str(tmp_path / 'coc_tiny.pth.tar'), str(out),
+             '--config', str(small)])
+    assert not out.exists()

@@ -1,0 +1,65 @@
+"""Classification inference throughput of Context-Cluster models against timm's PoolFormer and
+ResNet-50.
+
+Batches of 224x224 images through each model (``timm.create_model``, random weights, eval mode,
+``torch.inference_mode``), each model in a process of its own; throughput from the fastest of
+``--reps`` batches after a warm-up, peak memory above the loaded model. Prints a markdown table
+with parameters and FLOPs per image (``mmengine.analysis``).
+
+    python tools/benchmark_classifier.py [--batch 32] [--reps 3] [--size 224]
+"""
+import argparse
+import platform
+
+import torch
+
+from mmcoc.utils.measure import count_flops, isolate, time_and_peak
+
+MODELS = {
+    'CoC-tiny': 'coc_tiny',
+    'CoC-small': 'coc_small',
+    'CoC-medium': 'coc_medium',
+    'PoolFormer-S12 (timm)': 'poolformer_s12',
+    'PoolFormer-S24 (timm)': 'poolformer_s24',
+    'ResNet-50 (timm)': 'resnet50',
+}
+
+
+def worker(queue, name, batch, size, reps):
+    import timm
+
+    import mmcoc  # noqa: F401  (registers coc_*)
+    torch.manual_seed(0)
+    model = timm.create_model(MODELS[name]).eval()
+    images = torch.randn(batch, 3, size, size)
+
+    def step():
+        with torch.inference_mode():
+            model(images)
+
+    result = time_and_peak(step, reps)
+    flops = count_flops(model, (images[:1], ))
+    params = sum(p.numel() for p in model.parameters())
+    queue.put(dict(result, params=params, flops=flops))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--reps', type=int, default=3, help='timed batches per model')
+    parser.add_argument('--size', type=int, default=224, help='image side (px)')
+    args = parser.parse_args()
+    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'{platform.machine()}, CPU, fp32, batches of {args.batch} x {args.size}x{args.size}, '
+          f'fastest of {args.reps} after a warm-up\n')
+    print('| model | params (M) | GFLOPs/image | batch time (s) | images/s | peak (MiB) |\n'
+          '|---|---|---|---|---|---|')
+    for name in MODELS:
+        res = isolate(worker, name, args.batch, args.size, args.reps)
+        print(f"| {name} | {res['params'] / 1e6:.1f} | {res['flops'] / 1e9:.2f} | "
+              f"{res['time']:.3f} | {args.batch / res['time']:.1f} | {res['peak']:.0f} |",
+              flush=True)
+
+
+if __name__ == '__main__':
+    main()

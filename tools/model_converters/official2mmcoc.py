@@ -1,0 +1,93 @@
+"""Convert Context-Cluster weights (official releases or mmcoc checkpoints) into the layout an
+OpenMMLab model or timm loads directly.
+
+    python tools/model_converters/official2mmcoc.py SRC DST [--config CONFIG]
+        [--layout auto|mmpretrain|whole|timm|backbone] [--verbose]
+
+SRC: an official classification release (``coc_small.pth.tar``), an official detection or
+segmentation release (a whole Mask R-CNN / Semantic FPN ``.pth``), or an mmcoc training
+checkpoint (its optimizer and runner state are left out). ``--layout auto`` writes
+classification weights for mmpretrain (``backbone.*``, ``head.fc.*``) and keeps a whole
+detector/segmentor whole (backbone keys mapped, neck and heads as they are). ``--config`` builds
+that config's model and loads the result strictly, naming every key that does not fit.
+The mapping is the backbone loader's own (``mmcoc.models.checkpoint_filter_fn``), so converting
+ahead is never needed to load official weights: it makes files other tools load as they are.
+"""
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import torch
+
+from mmcoc.models import LAYOUTS, convert_checkpoint
+from mmcoc.utils import load_checkpoint_file
+
+
+def check_against_config(state_dict, config: str):
+    """Load ``state_dict`` strictly into the model of ``config``; the problems, or []."""
+    from mmengine.registry import MODELS, init_default_scope
+
+    from mmcoc.engine import adapt_to_machine, load_config
+    cfg = adapt_to_machine(load_config(config))
+    init_default_scope(cfg.get('default_scope', 'mmcoc'))
+    model = MODELS.build(cfg.model)
+    own = model.state_dict()
+    # shapes first: the first mismatching shape says most about a wrong arch or layout
+    problems = [f'shape of {k}: {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the '
+                'model' for k, v in state_dict.items() if k in own and v.shape != own[k].shape]
+    problems += [f'missing: {k}' for k in own if k not in state_dict]
+    problems += [f'unexpected: {k}' for k in state_dict if k not in own]
+    if not problems:
+        model.load_state_dict(state_dict, strict=True)
+    return problems, type(model).__name__
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='official release or mmcoc checkpoint')
+    parser.add_argument('dst', help='output .pth')
+    parser.add_argument('--layout', choices=LAYOUTS, default='auto')
+    parser.add_argument('--config', help='check the result against this config\'s model')
+    parser.add_argument('--verbose', action='store_true', help='list every renamed key')
+    args = parser.parse_args(argv)
+    if Path(args.dst).resolve() == Path(args.src).resolve():
+        parser.error('DST must differ from SRC: the source is never overwritten')
+
+    state_dict, report = convert_checkpoint(load_checkpoint_file(args.src), args.layout)
+    print(f'{args.src}: {report.summary()}')
+    for old, new in report.renamed if args.verbose else report.renamed[:5]:
+        print(f'  renamed  {old} -> {new}')
+    if not args.verbose and len(report.renamed) > 5:
+        print(f'  ... {len(report.renamed) - 5} more renames (--verbose lists them)')
+    for key, before, after in report.reshaped[:3]:
+        print(f'  reshaped {key}: {before} -> {after}')
+    if len(report.reshaped) > 3:
+        print(f'  ... {len(report.reshaped) - 3} more conv-shaped MLP weights flattened')
+    if report.dropped:
+        print(f'  dropped (no place in layout {report.layout}): {report.dropped}')
+
+    if args.config:
+        problems, name = check_against_config(state_dict, args.config)
+        if problems:
+            print(f'the result does not fit the {name} of {args.config}:')
+            for problem in problems[:20]:
+                print('  ' + problem)
+            if len(problems) > 20:
+                print(f'  ... {len(problems) - 20} more')
+            print('nothing written: choose the --layout or the config that match')
+            return 1
+        print(f'checked: loads strictly into the {name} of {args.config}')
+
+    Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(args.dst) + '.tmp')
+    torch.save(dict(meta=dict(converted_from=str(args.src), layout=report.layout),
+                    state_dict=state_dict), tmp)
+    tmp.replace(args.dst)  # a reader never sees half a file
+    sha = hashlib.sha256(Path(args.dst).read_bytes()).hexdigest()
+    print(f'wrote {len(state_dict)} tensors to {args.dst} (sha256 {sha[:8]})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
