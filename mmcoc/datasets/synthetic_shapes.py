@@ -40,14 +40,12 @@ def _color(rng, value_range=(0.55, 1.0), hue=None) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32) * 255
 
 
-def _background(rng, h, w, clutter_items: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def _background(rng, h, w) -> Tuple[np.ndarray, np.ndarray]:
     """A low-frequency colour field with pixel noise and clutter; the clutter's mask."""
     coarse = rng.uniform(20, 140, (3, 3, 3)).astype(np.float32)
     img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     img += rng.normal(0, 12, (h, w, 3)).astype(np.float32)
     clutter = np.zeros((h, w), np.uint8)
-    if not clutter_items:
-        return img, clutter
     for _ in range(int(rng.integers(4, 10))):
         p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
@@ -84,7 +82,7 @@ def _outline(rng, label: int, cx: float, cy: float, radius: float) -> np.ndarray
     return np.round(pts @ rot.T + (cx, cy)).astype(np.int32)
 
 
-def _texture(rng, label: int, h: int, w: int, period_scale: float = 1.0) -> np.ndarray:
+def _texture(rng, label: int, h: int, w: int) -> np.ndarray:
     """An [h, w, 3] texture from the family of class ``label``, in two random colours."""
     # a texture is always visible: its second colour is at least a third of the hue circle away
     hue = rng.random()
@@ -93,7 +91,7 @@ def _texture(rng, label: int, h: int, w: int, period_scale: float = 1.0) -> np.n
     theta = rng.uniform(0, np.pi)
     u = xx * np.cos(theta) + yy * np.sin(theta)
     v = -xx * np.sin(theta) + yy * np.cos(theta)
-    period = rng.uniform(6, 11) * period_scale
+    period = rng.uniform(6, 11)
     name = CLASSES[label]
     if name == 'rectangle':  # stripes
         t = (np.sin(2 * np.pi * u / period) > 0).astype(np.float32)
