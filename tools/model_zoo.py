@@ -26,17 +26,14 @@ INPUT_SHAPES = {'mmpretrain': (3, 224, 224), 'mmdet': (3, 1280, 800), 'mmseg': (
 
 def complexity(config: Path):
     """(parameters, FLOPs) of the model of ``config``, random weights."""
-    from mmengine.registry import MODELS, init_default_scope
-
-    from mmcoc.engine import adapt_to_machine, load_config
+    from mmcoc.engine import build_model, load_config
     from mmcoc.utils.measure import count_flops
-    cfg = adapt_to_machine(load_config(str(config)))
+    cfg = load_config(str(config))
     scope = cfg.get('default_scope')
     if scope not in INPUT_SHAPES:
         raise SystemExit(f'{config}: default_scope {scope!r} is none of {list(INPUT_SHAPES)}')
-    init_default_scope(scope)
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
+    model = build_model(cfg).eval()
     shape = INPUT_SHAPES[scope]
     if scope == 'mmdet':
         # a two-stage detector's forward needs image metas: mmdet's own packed demo inputs

@@ -1,5 +1,6 @@
 from .optim_wrapper import CPUAutocastOptimWrapper
-from .runtime import adapt_to_machine, build_runner, init_distributed, load_config, use_amp
+from .runtime import (adapt_to_machine, build_model, build_runner, init_distributed, load_config,
+                      use_amp)
 
-__all__ = ['CPUAutocastOptimWrapper', 'adapt_to_machine', 'build_runner', 'init_distributed',
-           'load_config', 'use_amp']
+__all__ = ['CPUAutocastOptimWrapper', 'adapt_to_machine', 'build_model', 'build_runner',
+           'init_distributed', 'load_config', 'use_amp']

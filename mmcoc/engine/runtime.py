@@ -15,8 +15,9 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
+import torch.nn as nn
 from mmengine.config import Config, ConfigDict
-from mmengine.registry import RUNNERS
+from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
 
@@ -85,6 +86,14 @@ def load_config(path: str, launcher: str = 'none', cfg_options: Optional[dict] =
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """The config's model alone (no runner, no weights loaded), built in the config's registry
+    scope after adapting the config to this machine."""
+    adapt_to_machine(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmcoc'))
+    return MODELS.build(cfg.model)
 
 
 def build_runner(cfg: Config, launcher: str = 'none') -> Runner:

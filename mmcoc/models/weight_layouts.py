@@ -1,12 +1,12 @@
 """Context-Cluster weights in the layouts each toolbox expects.
 
-The key mapping is ``map_backbone_key``, the one the backbone's own loader
-(``checkpoint_filter_fn``) applies; here it is applied once, ahead of time, and the result is
-written with the prefixes of the model that will load it.
+The checkpoint is taken apart by ``split_checkpoint``, as the backbone's own loader
+(``checkpoint_filter_fn``) does; here the parts are written ahead of time, with the prefixes of
+the model that will load them.
 """
 from typing import Dict, List, NamedTuple, Tuple
 
-from .backbones.context_cluster import map_backbone_key, unwrap_state_dict
+from .backbones.context_cluster import split_checkpoint
 
 # auto: a whole detector/segmentor stays whole; classification weights become mmpretrain's.
 LAYOUTS = ('auto', 'mmpretrain', 'whole', 'timm', 'backbone')
@@ -40,44 +40,26 @@ def convert_checkpoint(checkpoint: Dict, layout: str = 'auto') -> Tuple[Dict, Co
     """
     if layout not in LAYOUTS:
         raise ValueError(f'unknown layout {layout!r}; choose one of {", ".join(LAYOUTS)}')
-    source = unwrap_state_dict(checkpoint)
-    prefixed = any(k.startswith('backbone.') for k in source)
-    backbone, head, others = {}, {}, {}
-    renamed, reshaped = [], []
-    for key, value in source.items():
-        if prefixed and not key.startswith('backbone.'):
-            if key.startswith('head.fc.'):
-                head[key[len('head.fc.'):]] = value
-            else:
-                others[key] = value
-            continue
-        bare = key[len('backbone.'):] if prefixed else key
-        if bare.startswith('head.'):  # a timm-layout classifier
-            head[bare[len('head.'):]] = value
-            continue
-        new_key, new_value = map_backbone_key(bare, value)
-        backbone[new_key] = new_value
-        if new_key != bare:
-            renamed.append((key, new_key))
-        if new_value.shape != value.shape:
-            reshaped.append((new_key, tuple(value.shape), tuple(new_value.shape)))
+    parts = split_checkpoint(checkpoint)
     if layout == 'auto':
-        layout = 'whole' if any(k.startswith(_DENSE_PREFIXES) for k in others) else 'mmpretrain'
+        dense = any(k.startswith(_DENSE_PREFIXES) for k in parts.others)
+        layout = 'whole' if dense else 'mmpretrain'
     prefix, head_prefix = {'mmpretrain': ('backbone.', 'head.fc.'),
                            'whole': ('backbone.', 'head.fc.'),
                            'timm': ('', 'head.'),
                            'backbone': ('', None)}[layout]
-    out = {prefix + k: v for k, v in backbone.items()}
+    out = {prefix + k: v for k, v in parts.backbone.items()}
     dropped = []
     if head_prefix is None:
-        dropped += ['head.' + k for k in head]
+        dropped += ['head.' + k for k in parts.head]
     else:
-        out.update({head_prefix + k: v for k, v in head.items()})
+        out.update({head_prefix + k: v for k, v in parts.head.items()})
     if layout == 'whole':
-        out.update(others)
-        kept = list(others)
+        out.update(parts.others)
+        kept = list(parts.others)
     else:
-        kept, dropped = [], dropped + list(others)
-    renamed = [(old, prefix + new) for old, new in renamed]
-    reshaped = [(prefix + k, a, b) for k, a, b in reshaped]
-    return out, ConversionReport(layout, len(source), renamed, reshaped, kept, dropped)
+        kept, dropped = [], dropped + list(parts.others)
+    renamed = [(old, prefix + new) for old, new in parts.renamed]
+    reshaped = [(prefix + k, a, b) for k, a, b in parts.reshaped]
+    source_tensors = len(parts.backbone) + len(parts.head) + len(parts.others)
+    return out, ConversionReport(layout, source_tensors, renamed, reshaped, kept, dropped)

@@ -26,12 +26,8 @@ from mmcoc.utils import load_checkpoint_file
 
 def check_against_config(state_dict, config: str):
     """Load ``state_dict`` strictly into the model of ``config``; the problems, or []."""
-    from mmengine.registry import MODELS, init_default_scope
-
-    from mmcoc.engine import adapt_to_machine, load_config
-    cfg = adapt_to_machine(load_config(config))
-    init_default_scope(cfg.get('default_scope', 'mmcoc'))
-    model = MODELS.build(cfg.model)
+    from mmcoc.engine import build_model, load_config
+    model = build_model(load_config(config))
     own = model.state_dict()
     # shapes first: the first mismatching shape says most about a wrong arch or layout
     problems = [f'shape of {k}: {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the '

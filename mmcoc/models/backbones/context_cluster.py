@@ -3,7 +3,7 @@
 Module names follow the official release (``patch_embed``, ``network.{i}``, ``norm{i}``) so that
 official weights map onto this class with renames only (see ``checkpoint_filter_fn``).
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -328,6 +328,43 @@ def map_backbone_key(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
     return key, value
 
 
+class CheckpointParts(NamedTuple):
+    """A checkpoint taken apart: the backbone under mmcoc's names and shapes, a linear
+    classifier (``weight``/``bias``), everything else (neck, heads), and what was changed."""
+    backbone: Dict[str, torch.Tensor]
+    head: Dict[str, torch.Tensor]
+    others: Dict[str, torch.Tensor]
+    renamed: List[Tuple[str, str]]  # (source key, mmcoc backbone key)
+    reshaped: List[Tuple[str, tuple, tuple]]  # (mmcoc backbone key, source, mmcoc shape)
+
+
+def split_checkpoint(checkpoint: Dict) -> CheckpointParts:
+    """Take a Context-Cluster checkpoint of any released layout apart (see
+    ``checkpoint_filter_fn``): a whole model's ``backbone.*`` and ``head.fc.*``, or a bare
+    backbone with a timm-layout ``head.*``."""
+    source = unwrap_state_dict(checkpoint)
+    prefixed = any(k.startswith('backbone.') for k in source)
+    parts = CheckpointParts({}, {}, {}, [], [])
+    for key, value in source.items():
+        if prefixed and not key.startswith('backbone.'):
+            if key.startswith('head.fc.'):
+                parts.head[key[len('head.fc.'):]] = value
+            else:
+                parts.others[key] = value
+            continue
+        bare = key[len('backbone.'):] if prefixed else key
+        if bare.startswith('head.'):
+            parts.head[bare[len('head.'):]] = value
+            continue
+        new_key, new_value = map_backbone_key(bare, value)
+        parts.backbone[new_key] = new_value
+        if new_key != bare:
+            parts.renamed.append((key, new_key))
+        if new_value.shape != value.shape:
+            parts.reshaped.append((new_key, tuple(value.shape), tuple(new_value.shape)))
+    return parts
+
+
 def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None) -> Dict:
     """Map any released layout of Context-Cluster weights onto mmcoc's module names.
 
@@ -336,13 +373,8 @@ def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None) ->
     and stored MLP weights conv-shaped ``[out, in, 1, 1]``; the detection/segmentation releases
     keep conv-shaped MLPs; the classification ones keep the final ``norm`` (our ``norm6``).
     ``state_dict`` may be a whole checkpoint (with ``state_dict``/``model``) or bare. The result
-    is the backbone's tensors plus a linear classifier as ``head.*`` where there is one.
+    is the backbone's tensors plus a linear classifier as ``head.*`` where there is one; a
+    detector's or segmentor's neck and heads are left out.
     """
-    state_dict = unwrap_state_dict(state_dict)
-    if any(k.startswith('backbone.') for k in state_dict):
-        # A whole detector/segmentor/classifier: keep the backbone (and a linear cls head).
-        state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else 'head.' + k[8:]: v
-                      for k, v in state_dict.items()
-                      if k.startswith('backbone.') or k.startswith('head.fc.')}
-    return dict(item if item[0].startswith('head.') else map_backbone_key(*item)
-                for item in state_dict.items())
+    parts = split_checkpoint(state_dict)
+    return {**parts.backbone, **{'head.' + k: v for k, v in parts.head.items()}}
