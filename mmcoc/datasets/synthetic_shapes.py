@@ -21,7 +21,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 # Raised whenever the drawing changes, so that tools/generate_demo_data.py rewrites old sets.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: clutter sizes are drawn before their colours (since the ADE layout)
 
 CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
 # The semantic sets' classes, numbered from 1 in the label maps; 0 marks the clutter (lines and
@@ -170,14 +170,22 @@ def render_scene(rng: np.random.Generator, height: int, width: int,
     return Scene(np.clip(img, 0, 255).astype(np.uint8), instances, visible_clutter)
 
 
-def draw_split(count: int, size_range: Sequence[int], seed: int, offset: int,
-               max_objects: int = 6) -> Iterator[Scene]:
-    """The ``count`` scenes of one split. Every image's height and width are drawn from
-    ``size_range`` (inclusive), so most are not multiples of 32; split ``offset`` of a
-    ``seed`` always gives the same scenes, whatever the format they are written in."""
+def _split_canvases(count: int, size_range: Sequence[int], seed: int,
+                    offset: int) -> Iterator[Tuple[np.random.Generator, int, int]]:
+    """The generator and image size of each of ``count`` images of one split. Heights and
+    widths are drawn from ``size_range`` (inclusive), so most are not multiples of 32; split
+    ``offset`` of a ``seed`` always gives the same stream."""
     rng = np.random.default_rng([seed, offset])
     for _ in range(count):
         h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
+        yield rng, h, w
+
+
+def draw_split(count: int, size_range: Sequence[int], seed: int, offset: int,
+               max_objects: int = 6) -> Iterator[Scene]:
+    """The ``count`` scenes of one split (sizes and seeding: ``_split_canvases``), the same
+    whatever the format they are written in."""
+    for rng, h, w in _split_canvases(count, size_range, seed, offset):
         yield render_scene(rng, h, w, max_objects)
 
 
@@ -244,10 +252,8 @@ def write_imagenet(root, splits: Dict[str, int], size_range: Sequence[int] = (96
     for offset, (split, count) in enumerate(splits.items()):
         for name in CLASSES:
             (root / split / name).mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng([seed, offset])
-        for i in range(count):
+        for i, (rng, h, w) in enumerate(_split_canvases(count, size_range, seed, offset)):
             label = i % len(CLASSES)
-            h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
             image = render_object(rng, h, w, label)
             cv2.imwrite(str(root / split / CLASSES[label] / f'{i:04d}.png'), image[..., ::-1])
     return root
