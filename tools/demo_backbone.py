@@ -9,7 +9,6 @@ dataset is drawn (and saved beside the result), so the demo needs no download.
         [--checkpoint CKPT] [--proposals 5]
 """
 import argparse
-import colorsys
 import os
 import time
 
@@ -21,28 +20,11 @@ from mmengine.analysis import parameter_count
 from mmcoc.datasets import render_scene
 from mmcoc.models import ContextCluster
 from mmcoc.utils.measure import count_flops
+from mmcoc.visualization import (ImageError, draw_cluster_map, find_cluster_sites, read_image,
+                                 record_assignments, tile_grid)
 
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
-
-
-def palette(n: int) -> np.ndarray:
-    """``n`` distinct RGB colours (golden-ratio hues, alternating brightness)."""
-    colors = [colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.85, 1.0 if i % 2 else 0.7)
-              for i in range(n)]
-    return (np.array(colors) * 255).astype(np.uint8)
-
-
-def overlay(image: np.ndarray, assignment: np.ndarray, alpha=0.5) -> np.ndarray:
-    """Colour each pixel by its point's cluster and mark the cluster boundaries."""
-    h, w = image.shape[:2]
-    labels = cv2.resize(assignment.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
-    colors = palette(int(labels.max()) + 1)[labels]
-    out = (image * (1 - alpha) + colors * alpha).astype(np.uint8)
-    edges = (np.diff(labels, axis=0, prepend=labels[:1]) != 0) | \
-        (np.diff(labels, axis=1, prepend=labels[:, :1]) != 0)
-    out[edges] = 255
-    return out
 
 
 def main():
@@ -56,10 +38,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     if args.image:
-        bgr = cv2.imread(args.image, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SystemExit(f'cannot read {args.image!r} as an image')
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        try:
+            image = read_image(args.image)
+        except ImageError as err:
+            raise SystemExit(f'cannot read {args.image!r}: {err}') from None
     else:
         image = render_scene(np.random.default_rng(0), 256, 384).image
         cv2.imwrite(os.path.join(args.out, 'scene.png'), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
@@ -71,15 +53,11 @@ def main():
     model.eval()
     x = torch.from_numpy((image.astype(np.float32) - MEAN) / STD).permute(2, 0, 1)[None]
 
-    mixers = [stage[0].token_mixer for stage in model.network[::2]]
-    for mixer in mixers:
-        mixer.keep_assignment = True
-    with torch.no_grad():
+    first_blocks = [site for site in find_cluster_sites(model) if site.block == 0]
+    with torch.no_grad(), record_assignments(first_blocks) as assignments:
         start = time.perf_counter()
         outs = model(x)
         elapsed = time.perf_counter() - start
-    for mixer in mixers:
-        mixer.keep_assignment = False
     flops = count_flops(model, (x, ))
 
     print(f'ContextCluster-{args.arch} on a {image.shape[1]}x{image.shape[0]} image '
@@ -91,12 +69,12 @@ def main():
           f'(mmengine.analysis), forward {elapsed:.3f} s')
 
     tiles = []
-    for i, mixer in enumerate(mixers):
-        tile = overlay(image, mixer.last_assignment[0, 0].numpy())
-        cv2.putText(tile, f'stage {i} block 0 head 0', (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+    for site in first_blocks:
+        tile = draw_cluster_map(image, assignments[site.path][0, 0].numpy())
+        cv2.putText(tile, f'{site.label} head 0', (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
-    grid = np.concatenate([np.concatenate(tiles[:2], 1), np.concatenate(tiles[2:], 1)], 0)
+    grid = tile_grid(tiles, columns=2, gap=0)
     path = os.path.join(args.out, 'clusters.png')
     cv2.imwrite(path, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     print(f'cluster map written to {path}')

@@ -1,0 +1,3 @@
+from mmcoc.demo.app import main
+
+main()

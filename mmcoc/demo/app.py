@@ -1,0 +1,149 @@
+"""A web page to look at the clusters of a model: upload an image, pick a config and weights,
+a stage, block and head, and see every point's cluster over the image, with the model's own
+prediction (top classes of a classifier, drawn detections or segments).
+
+    python -m mmcoc.demo [--checkpoints checkpoints] [--host 127.0.0.1] [--port 7860]
+
+Needs the ``demo`` extra (``pip install -e .[demo]``: Gradio). Checkpoints are the files found
+under ``--checkpoints``, plus random weights; configs are those under ``configs/`` (or
+``--configs``). A loaded model is kept for the next requests (the two last used).
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import threading
+from collections import OrderedDict
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from mmcoc.visualization import (ImageError, LoadedModel, add_caption, cluster_maps, load_model,
+                                 predict, read_image, resize_longer_side, select_site)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+RANDOM = 'random init'
+CHECKPOINT_SUFFIXES = ('.pth', '.pth.tar', '.pt', '.ckpt')
+MAX_UPLOAD = '25mb'
+DISPLAY = 640  # longer side of the drawn overlay
+
+
+def find_configs(root: str) -> List[str]:
+    """Model configs under ``root`` (``_base_`` fragments left out), demos first."""
+    found = [p for p in glob.glob(osp.join(root, '**', '*.py'), recursive=True)
+             if '_base_' not in p.split(os.sep)]
+    return sorted(found, key=lambda p: ('demo' not in p.split(os.sep), p))
+
+
+def find_checkpoints(folder: str) -> List[str]:
+    if not osp.isdir(folder):
+        return []
+    return sorted(p for p in glob.glob(osp.join(folder, '**', '*'), recursive=True)
+                  if p.endswith(CHECKPOINT_SUFFIXES) and osp.isfile(p))
+
+
+class ModelCache:
+    """Loaded models by (config, checkpoint, its modification time), the last ``size`` used."""
+
+    def __init__(self, size: int = 2):
+        self.size, self.models, self.lock = size, OrderedDict(), threading.Lock()
+        self.loads = 0  # how many times a model was built (the tests check reuse)
+
+    def get(self, config: str, checkpoint: Optional[str]) -> LoadedModel:
+        key = (config, checkpoint, osp.getmtime(checkpoint) if checkpoint else None)
+        with self.lock:
+            if key not in self.models:
+                self.models[key] = load_model(config, checkpoint)
+                self.loads += 1
+                while len(self.models) > self.size:
+                    self.models.popitem(last=False)
+            self.models.move_to_end(key)
+            return self.models[key]
+
+
+def show_clusters(cache: ModelCache, upload, config: str, checkpoint: str, stage, block, head,
+                  alpha: float, size) -> Tuple[Optional[np.ndarray], Optional[dict],
+                                               Optional[np.ndarray], str]:
+    """The page's one action: (overlay, top classes, prediction drawing, message)."""
+    path = upload if isinstance(upload, (str, type(None))) else getattr(upload, 'name', None)
+    if not path:
+        return None, None, None, 'Upload an image first.'
+    try:
+        image = read_image(path)
+    except ImageError as err:
+        return None, None, None, f'**This file cannot be used:** {err}'
+    try:
+        stage, block, head, size = (int(v) for v in (stage, block, head, size))
+        loaded = cache.get(config, None if checkpoint == RANDOM else checkpoint)
+        maps = cluster_maps(loaded, image, size)
+        site = select_site(loaded.sites, stage, block)
+        overlay, clusters = maps.draw(site, head, resize_longer_side(image, DISPLAY), alpha)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        return None, None, None, f'**Cannot draw this:** {err}'
+    overlay = add_caption(overlay, [f'{site.label} head {head}: {clusters} clusters | '
+                                    f'{loaded.weights}'])
+    prediction = predict(loaded, image)
+    message = (f'{osp.basename(config)}, {loaded.weights}; {site.label} head {head} '
+               f'(`{site.path}`): {clusters} clusters on a {maps.image.shape[1]}x'
+               f'{maps.image.shape[0]} model input.')
+    return overlay, prediction.scores, prediction.drawing, message
+
+
+def build_app(configs: List[str], checkpoints: List[str], cache: Optional[ModelCache] = None):
+    import gradio as gr
+    cache = cache or ModelCache()
+    with gr.Blocks(title='mmcoc clusters') as app:
+        gr.Markdown('## Context clusters\nUpload an image and see which center every point '
+                    'joined in the chosen stage, block and head (from the model\'s forward '
+                    'pass); white lines are cluster boundaries, dots the cluster centers.')
+        with gr.Row():
+            with gr.Column():
+                upload = gr.File(label='Image', type='filepath', elem_id='upload')
+                config = gr.Dropdown(configs, value=configs[0] if configs else None,
+                                     label='Config', elem_id='config')
+                checkpoint = gr.Dropdown([RANDOM] + checkpoints, value=RANDOM,
+                                         label='Checkpoint', elem_id='checkpoint')
+                with gr.Row():
+                    stage = gr.Number(0, precision=0, minimum=0, label='Stage')
+                    block = gr.Number(0, precision=0, minimum=0, label='Block')
+                    head = gr.Number(0, precision=0, minimum=0, label='Head')
+                alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label='Overlay opacity')
+                size = gr.Slider(64, 1024, value=224, step=32,
+                                 label='Model input (longer side, px)')
+                run = gr.Button('Show clusters', variant='primary', elem_id='run')
+            with gr.Column():
+                overlay = gr.Image(label='Clusters', type='numpy', format='png',
+                                   interactive=False, elem_id='overlay')
+                message = gr.Markdown(elem_id='message')
+                classes = gr.Label(label='Top classes', num_top_classes=5, elem_id='classes')
+                drawing = gr.Image(label='Prediction', type='numpy', interactive=False,
+                                   elem_id='prediction')
+        run.click(lambda *args: show_clusters(cache, *args),
+                  [upload, config, checkpoint, stage, block, head, alpha, size],
+                  [overlay, classes, drawing, message])
+    return app
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Context-cluster maps in the browser')
+    parser.add_argument('--checkpoints', default='checkpoints', help='folder of weight files')
+    parser.add_argument('--configs', default=osp.join(ROOT, 'configs'), help='folder of configs')
+    parser.add_argument('--config', action='append', help='offer only these configs')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=7860)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no calls home
+    try:
+        import gradio as gr
+    except ImportError:
+        raise SystemExit('the web demo needs Gradio: pip install -e .[demo]') from None
+    configs = args.config or find_configs(args.configs)
+    app = build_app(configs, find_checkpoints(args.checkpoints))
+    # system fonts: the page fetches nothing from the internet
+    theme = gr.themes.Default(font=['sans-serif'], font_mono=['monospace'])
+    app.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD,
+               theme=theme, show_error=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,198 @@
+"""A config's model loaded for inspection: its cluster maps on an image and its predictions.
+
+Models are built and weights loaded by each task's own API (``mmpretrain.get_model``,
+``mmdet.apis.init_detector``, ``mmseg.apis.init_model``: they read the class names from the
+checkpoint); predictions use their inference APIs and visualizers. The cluster maps come from
+the model's own data preprocessor and ``extract_feat`` on the whole image, so the model sees
+what it was trained on: the image in the loader's BGR layout, converted to RGB and normalised
+by the config's preprocessor.
+"""
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.structures import BaseDataElement
+
+# the submodule: mmcoc.engine's hooks import this module while mmcoc.engine is being imported
+from mmcoc.engine.runtime import adapt_to_machine, load_config
+from mmcoc.utils.checkpoint import load_checkpoint_file
+
+from .clusters import (ClusterSite, clusters_in_view, draw_cluster_map, find_cluster_sites,
+                       record_assignments, resize_longer_side)
+
+TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection', 'mmseg': 'segmentation'}
+RANDOM_INIT = 'random init (no checkpoint)'
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode with what the tools need to know about it."""
+    model: nn.Module
+    task: str
+    config: str
+    checkpoint: Optional[str]
+    weights: str  # what the weights are, for captions
+    classes: Tuple[str, ...]
+    sites: List[ClusterSite]
+    cache: Dict[str, object] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ClusterMaps:
+    """One image's cluster assignments: ``image`` (RGB) is what the model saw; for each layer
+    path, ``assignments[path]`` is ``[heads, h, w]`` and ``extents[path]`` how many of those
+    grid cells the image spans (the rest is the preprocessor's padding)."""
+    image: np.ndarray
+    assignments: Dict[str, np.ndarray]
+    extents: Dict[str, Tuple[float, float]]
+
+    def draw(self, site: ClusterSite, head: int, image: Optional[np.ndarray] = None,
+             alpha: float = 0.5) -> Tuple[np.ndarray, int]:
+        """One head's clusters drawn over ``image`` (any size; default: what the model saw),
+        and how many clusters hold points of the image."""
+        if site.path not in self.assignments:
+            raise ValueError(f'{site.path} did not run in this forward pass')
+        assignment = self.assignments[site.path]
+        if not isinstance(head, int) or not 0 <= head < assignment.shape[0]:
+            raise ValueError(f'{site.label} ({site.path}) has {assignment.shape[0]} heads: '
+                             f'head {head} is not among 0-{assignment.shape[0] - 1}')
+        extent = self.extents[site.path]
+        picture = draw_cluster_map(self.image if image is None else image, assignment[head],
+                                   extent, alpha)
+        return picture, clusters_in_view(assignment[head], extent)
+
+
+def _holds_whole_model(checkpoint: str) -> bool:
+    state = load_checkpoint_file(checkpoint)
+    state = state.get('state_dict', state.get('model', state)) if isinstance(state, dict) else {}
+    return any(k.startswith(('backbone.', 'module.backbone.')) for k in state)
+
+
+def _config_classes(cfg) -> Tuple[str, ...]:
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    metainfo = dataset.get('metainfo') or {}
+    return tuple(metainfo.get('classes') or dataset.get('classes') or ())
+
+
+def load_model(config: str, checkpoint: Optional[str] = None) -> LoadedModel:
+    """Build ``config``'s model on the CPU with ``checkpoint`` loaded, or random weights.
+
+    A whole-model checkpoint (mmcoc training, converted releases: ``backbone.*`` keys) loads
+    through the task's API; a backbone-only one (the official releases) through the backbone's
+    own ``init_cfg`` loading, leaving the rest of the model random (said in ``weights``).
+    """
+    if checkpoint is not None and not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    cfg = adapt_to_machine(load_config(config))
+    scope = cfg.get('default_scope')
+    if scope not in TASKS:
+        raise ValueError(f'{config}: default_scope {scope!r} is none of {sorted(TASKS)}; '
+                         'cluster maps need a classification, detection or segmentation config')
+    whole = checkpoint is not None and _holds_whole_model(checkpoint)
+    if scope == 'mmpretrain':
+        from mmpretrain.apis import get_model
+        model = get_model(cfg, pretrained=checkpoint if whole else False, device='cpu')
+        meta = model._dataset_meta
+    elif scope == 'mmdet':
+        from mmdet.apis import init_detector
+        model = init_detector(cfg, checkpoint if whole else None, device='cpu')
+        meta = model.dataset_meta
+    else:
+        from mmseg.apis import init_model
+        model = init_model(cfg, checkpoint if whole else None, device='cpu')
+        meta = getattr(model, 'dataset_meta', None) or {}
+    if checkpoint is None:
+        weights = RANDOM_INIT
+    elif whole:
+        weights = f'weights: {os.path.basename(checkpoint)}'
+    else:
+        model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
+        model.backbone.init_weights()
+        weights = f'backbone weights: {os.path.basename(checkpoint)} (heads random)'
+    # Without a whole-model checkpoint the APIs fall back to another dataset's classes
+    # (mmdet: COCO's 80); the config's own are the ones the heads were built for.
+    classes = tuple(meta.get('classes') or ()) if whole else ()
+    classes = classes or _config_classes(cfg)
+    model.eval()
+    return LoadedModel(model, TASKS[scope], config, checkpoint, weights, classes,
+                       find_cluster_sites(model))
+
+
+def loader_layout(image_rgb: np.ndarray) -> torch.Tensor:
+    """``[3, H, W]`` uint8 in the channel order of mmcv's image loading (BGR), which every
+    config's data preprocessor expects (it converts to RGB where the model was trained so)."""
+    return torch.from_numpy(np.ascontiguousarray(image_rgb[..., ::-1])).permute(2, 0, 1)
+
+
+@torch.no_grad()
+def maps_from_inputs(model: nn.Module, sites: Sequence[ClusterSite], inputs: torch.Tensor,
+                     data_sample: Optional[BaseDataElement] = None) -> ClusterMaps:
+    """Cluster maps of one loader-layout ``inputs`` (``[3, H, W]`` uint8 BGR, as a dataset's
+    pipeline packs it) from a forward of ``model``'s preprocessor and ``extract_feat``."""
+    data = dict(inputs=[inputs], data_samples=[data_sample or BaseDataElement()])
+    batch = model.data_preprocessor(data, False)['inputs']
+    with record_assignments(sites) as recorded:
+        model.extract_feat(batch)
+    height, width = inputs.shape[1:]
+    padded_h, padded_w = batch.shape[2:]
+    assignments, extents = {}, {}
+    for path, assignment in recorded.items():
+        grid_h, grid_w = assignment.shape[2:]
+        assignments[path] = assignment[0].numpy()
+        extents[path] = (grid_h * height / padded_h, grid_w * width / padded_w)
+    image = np.ascontiguousarray(inputs.permute(1, 2, 0).numpy()[..., ::-1])
+    return ClusterMaps(image, assignments, extents)
+
+
+def cluster_maps(loaded: LoadedModel, image_rgb: np.ndarray, size: int = 224) -> ClusterMaps:
+    """Cluster maps of an RGB image, resized so that its longer side is ``size`` pixels."""
+    return maps_from_inputs(loaded.model, loaded.sites,
+                            loader_layout(resize_longer_side(image_rgb, size)))
+
+
+@dataclass
+class Prediction:
+    scores: Optional[Dict[str, float]] = None  # classification: top classes -> probability
+    drawing: Optional[np.ndarray] = None  # detection/segmentation: predictions drawn (RGB)
+
+
+def predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int = 5,
+            score_threshold: float = 0.3) -> Prediction:
+    """The model's prediction on an RGB image, through its task's inference API."""
+    bgr = np.ascontiguousarray(image_rgb[..., ::-1])
+    names = loaded.classes
+    if loaded.task == 'classification':
+        from mmpretrain.apis import ImageClassificationInferencer
+        inferencer = loaded.cache.get('inferencer')
+        if inferencer is None:
+            inferencer = loaded.cache['inferencer'] = ImageClassificationInferencer(
+                loaded.model, device='cpu')
+        scores = np.asarray(inferencer(bgr)[0]['pred_scores'], dtype=np.float64)
+        top = np.argsort(-scores)[:topk]
+        return Prediction(scores={(names[i] if i < len(names) else f'class {i}'): float(scores[i])
+                                  for i in top})
+    if loaded.task == 'detection':
+        from mmdet.apis import inference_detector
+        from mmdet.visualization import DetLocalVisualizer as Visualizer
+        result = inference_detector(loaded.model, bgr)
+    else:
+        from mmseg.apis import inference_model
+        from mmseg.visualization import SegLocalVisualizer as Visualizer
+        result = inference_model(loaded.model, bgr)
+    visualizer = loaded.cache.get('visualizer')
+    if visualizer is None:
+        visualizer = loaded.cache['visualizer'] = Visualizer.get_instance(
+            f'mmcoc_predictions_{id(loaded.model)}')
+        meta = dict(getattr(loaded.model, 'dataset_meta', None) or {})
+        meta['classes'] = names or meta.get('classes')
+        if loaded.task == 'segmentation' and len(meta.get('palette') or ()) != len(names):
+            meta['palette'] = [tuple(int(c) for c in rgb) for rgb in
+                               np.random.default_rng(0).integers(0, 255, (len(names), 3))]
+        visualizer.dataset_meta = meta
+    kwargs = dict(pred_score_thr=score_threshold) if loaded.task == 'detection' else {}
+    visualizer.add_datasample('prediction', image_rgb, result, draw_gt=False, show=False,
+                              **kwargs)
+    return Prediction(drawing=visualizer.get_image())

@@ -1,0 +1,91 @@
+"""Cluster maps and predictions of whole models built from configs, and the web demo's action."""
+import numpy as np
+import pytest
+import torch
+
+from mmcoc.visualization import RANDOM_INIT, cluster_maps, load_model, predict
+
+CLS = 'configs/demo/coc_tiny_plain_cls_demo.py'
+
+
+@pytest.fixture(scope='module')
+def classifier():
+    return load_model(CLS)
+
+
+def test_model_sees_rgb_normalised_as_trained(classifier):
+    seen = []
+    handle = classifier.model.backbone.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0]))
+    red = np.zeros((40, 50, 3), np.uint8)
+    red[..., 0] = 255
+    try:
+        maps = cluster_maps(classifier, red, size=64)
+    finally:
+        handle.remove()
+    x = seen[0]
+    assert x.shape == (1, 3, 51, 64)
+    assert torch.allclose(x[0, 0], torch.tensor((255 - 123.675) / 58.395))  # R first
+    assert torch.allclose(x[0, 2], torch.tensor((0 - 103.53) / 57.375))
+    assert (maps.image == red[0, 0]).all()
+
+
+def test_maps_cover_every_layer_and_the_image_only(classifier):
+    image = (np.random.default_rng(0).random((70, 100, 3)) * 255).astype(np.uint8)
+    maps = cluster_maps(classifier, image, size=100)
+    assert len(maps.assignments) == len(classifier.sites) == 14
+    first = maps.assignments['backbone.network.0.0.token_mixer']
+    # 70x100 px at stride 4: 17x25 points (the classifier's preprocessor does not pad)
+    assert first.shape == (4, 17, 25)
+    assert maps.extents['backbone.network.0.0.token_mixer'] == (17.0, 25.0)
+    assert first.max() < 16  # tiny_plain: 4x4 centers, one region
+    overlay, count = maps.draw(classifier.sites[0], 3)
+    assert overlay.shape == maps.image.shape and 1 < count <= 16
+    with pytest.raises(ValueError, match='has 4 heads'):
+        maps.draw(classifier.sites[0], 4)
+
+
+def test_classifier_predicts_its_config_classes(classifier):
+    assert classifier.weights == RANDOM_INIT and classifier.task == 'classification'
+    scores = predict(classifier, np.zeros((64, 64, 3), np.uint8), topk=3).scores
+    assert len(scores) == 3 and set(scores) <= {'ellipse', 'rectangle', 'star', 'triangle'}
+    assert list(scores.values()) == sorted(scores.values(), reverse=True)
+
+
+def test_whole_and_backbone_checkpoints_load(classifier, tmp_path):
+    state = {k: v + 0.5 for k, v in classifier.model.state_dict().items()}
+    whole = tmp_path / 'whole.pth'
+    torch.save(dict(state_dict=state, meta=dict(dataset_meta=dict(classes=list('abcd')))),
+               whole)
+    loaded = load_model(CLS, str(whole))
+    assert torch.equal(loaded.model.head.fc.weight, state['head.fc.weight'])
+    assert loaded.classes == tuple('abcd') and 'whole.pth' in loaded.weights
+    backbone = tmp_path / 'backbone.pth'
+    torch.save({k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')},
+               backbone)
+    loaded = load_model(CLS, str(backbone))
+    assert torch.equal(loaded.model.backbone.patch_embed.proj.weight,
+                       state['backbone.patch_embed.proj.weight'])
+    assert 'heads random' in loaded.weights
+
+
+def test_demo_action_reuses_the_model_and_reports_problems(tmp_path):
+    import cv2
+
+    from mmcoc.demo.app import RANDOM, ModelCache, show_clusters
+    image = tmp_path / 'scene.png'
+    cv2.imwrite(str(image), (np.random.default_rng(0).random((90, 120, 3)) * 255).astype(
+        np.uint8))
+    cache = ModelCache()
+    overlay, scores, drawing, message = show_clusters(cache, str(image), CLS, RANDOM, 1, 2, 0,
+                                                      0.5, 128)
+    assert overlay.shape[1] == 640 and len(scores) == 4 and drawing is None
+    assert 'stage 1 block 2 head 0' in message and 'random init' in message
+    show_clusters(cache, str(image), CLS, RANDOM, 3, 1, 7, 0.3, 128)
+    assert cache.loads == 1  # kept across requests
+    _, _, _, message = show_clusters(cache, str(image), CLS, RANDOM, 3, 2, 0, 0.5, 128)
+    assert 'no clustering layer at stage 3 block 2' in message
+    bad = tmp_path / 'bad.jpg'
+    bad.write_bytes(b'\x00' * 100)
+    assert 'cannot be used' in show_clusters(cache, str(bad), CLS, RANDOM, 0, 0, 0, 0.5, 128)[3]
+    assert 'Upload an image' in show_clusters(cache, None, CLS, RANDOM, 0, 0, 0, 0.5, 128)[3]
