@@ -1,0 +1,103 @@
+"""Local files that are written whole or not at all.
+
+mmengine writes checkpoints (and json/pickle dumps) through its file backend: ``LocalBackend.put``
+opens the target with ``'wb'`` and writes into it, so a process killed during the write leaves a
+truncated file under the final name, which the next ``--resume`` then trips over. Here the bytes
+go to a hidden temporary file in the same folder, are flushed to disk, and the file is renamed
+over the target: ``os.replace`` within one file system is atomic, so a reader (or a resumed run)
+sees the old file or the new one, never a part. ``import mmcoc`` registers this backend for
+local paths.
+"""
+import glob
+import os
+import os.path as osp
+import uuid
+from pathlib import Path
+from typing import Union
+
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import io as mmengine_io
+
+TEMP_SUFFIX = '.tmp'
+
+
+def _temp_prefix(path: str) -> str:
+    return osp.join(osp.dirname(path), f'.{osp.basename(path)}.')
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _remove_stale_temps(path: str):
+    # Temporary files of writers that were killed: named .NAME.PID.RANDOM.tmp
+    for temp in glob.glob(glob.escape(_temp_prefix(path)) + '*' + TEMP_SUFFIX):
+        pid = temp[len(_temp_prefix(path)):].split('.', 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                os.remove(temp)
+            except FileNotFoundError:
+                pass
+
+
+def _fsync_dir(folder: str):
+    # makes the rename itself survive a power cut (POSIX); not possible everywhere
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Union[str, Path], data: bytes):
+    """Write ``data`` to ``path`` so that ``path`` never holds part of it.
+
+    Creates missing parent folders (as mmengine's ``LocalBackend.put``); the file gets the usual
+    permissions (umask), not a temporary file's 0600.
+    """
+    path = osp.abspath(os.fspath(path))
+    folder = osp.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    _remove_stale_temps(path)
+    temp = f'{_temp_prefix(path)}{os.getpid()}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}'
+    try:
+        with open(temp, 'xb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if osp.exists(temp):
+            os.remove(temp)
+        raise
+    _fsync_dir(folder)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's ``LocalBackend`` whose ``put``/``put_text`` replace the target atomically."""
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        atomic_write(filepath, obj)
+
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+        atomic_write(filepath, obj.encode(encoding))
+
+
+def register_atomic_local_backend():
+    """Route mmengine's writes to local paths (prefix '') through ``AtomicLocalBackend``."""
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    # backends built before this call are cached by get_file_backend(enable_singleton=True)
+    for key, backend in list(mmengine_io.backend_instances.items()):
+        if type(backend) is LocalBackend:
+            del mmengine_io.backend_instances[key]
