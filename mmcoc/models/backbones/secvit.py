@@ -1,0 +1,561 @@
+"""SecViT ("Semantic Equitable Clustering: A Simple, Fast and Effective Strategy for Vision
+Transformer", Fan et al., 2024) as an OpenMMLab backbone and a timm classifier.
+
+A four-stage hierarchical vision transformer whose attention runs inside equal-size semantic
+clusters (``mmcoc.models.layers.equal_cluster_attention``): 32, 8 and 2 clusters in the first
+three stages, global attention in the last. Module names follow the official release
+(``patch_embed.proj``, ``layers.{i}.blocks.{j}.{pos,norm1,attn.qkv,attn.lepe,attn.out_proj,norm2,
+ffn.fc1,ffn.dwconv,ffn.fc2}``, ``layers.{i}.downsample``; the classifier's ``proj``, ``norm``,
+``head``) so that official weights load with renames only (``checkpoint_filter_fn``).
+
+Any input size runs: the convolutions pad as usual, and a token count that does not divide by
+the cluster count is handled inside the clustering op without letting any padding reach a real
+token's attention.
+"""
+import functools
+import re
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmcoc.models.layers.equal_clustering import equal_cluster_attention
+from mmcoc.registry import MODELS
+from mmcoc.utils.checkpoint import load_weights
+
+from .context_cluster import unwrap_state_dict
+
+NUM_STAGES = 4
+CLASSIFIER_DIM = 1024  # the classifier's 1x1 projection width, every variant
+_ARCH_KEYS = ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
+              'drop_path_rate', 'layer_scale')
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channels of a ``[B, C, H, W]`` map (official ``LayerNorm2d``; the
+    inner ``norm`` keeps the official key names)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def rotary_tables(height: int, width: int, head_dim: int, device, dtype,
+                  base: float = 10000.) -> Tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of 2D rotary position encoding for an ``height x width`` map: ``[N, d]``.
+
+    Axial: the first half of a head's channels rotates with the row, the second half with the
+    column; channel pairs ``(2i, 2i+1)`` rotate by ``position * base ** (-i / (d / 4))``.
+    """
+    if head_dim % 4:
+        raise ValueError(f'2D rotary position encoding needs a head dim divisible by 4, got '
+                         f'{head_dim}; choose embed_dims / num_heads accordingly')
+    quarter = head_dim // 4
+    inv_freq = base ** (-torch.arange(quarter, device=device, dtype=torch.float32) / quarter)
+    rows = torch.arange(height, device=device, dtype=torch.float32)[:, None] * inv_freq
+    cols = torch.arange(width, device=device, dtype=torch.float32)[:, None] * inv_freq
+    angles = torch.cat([rows[:, None, :].expand(height, width, quarter),
+                        cols[None, :, :].expand(height, width, quarter)], dim=-1)
+    angles = angles.reshape(height * width, head_dim // 2).repeat_interleave(2, dim=-1)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each channel pair ``(x0, x1)`` of ``x`` (``[..., N, d]``) by the tables' angles."""
+    pairs = x.unflatten(-1, (-1, 2))
+    rotated = torch.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)
+    return x * cos + rotated * sin
+
+
+class SECAttention(nn.Module):
+    """Multi-head attention within Semantic Equitable Clusters, plus LePE, 2D RoPE, projection.
+
+    ``num_clusters == 1`` is global attention. Setting ``keep_assignment`` stores each token's
+    cluster in ``last_assignment`` (``[B, heads, H, W]``, long) on every forward.
+    """
+
+    def __init__(self, dim: int, num_heads: int, num_clusters: int):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'embed dim {dim} does not divide into {num_heads} heads')
+        if not isinstance(num_clusters, int) or num_clusters < 1:
+            raise ValueError(f'num_clusters must be a positive int (1 = global attention), '
+                             f'got {num_clusters!r}')
+        self.dim, self.num_heads, self.num_clusters = dim, num_heads, num_clusters
+        self.head_dim = dim // num_heads
+        if self.head_dim % 4:
+            raise ValueError(f'head dim {self.head_dim} (= {dim} / {num_heads} heads) must be '
+                             'divisible by 4 for the 2D rotary position encoding')
+        self.qkv = nn.Conv2d(dim, dim * 3, 1)
+        self.lepe = nn.Conv2d(dim, dim, 5, 1, 2, groups=dim)
+        self.out_proj = nn.Conv2d(dim, dim, 1)
+        self.keep_assignment = False
+        self.last_assignment: Optional[torch.Tensor] = None
+
+    def forward(self, x: torch.Tensor, rotary: Tuple[torch.Tensor, torch.Tensor]):
+        B, C, H, W = x.shape
+        qkv = self.qkv(x)
+        lepe = self.lepe(qkv[:, 2 * C:])
+        # channels are (q|k|v, head, head_dim), the official layout of the qkv weights
+        q, k, v = qkv.view(B, 3, self.num_heads, self.head_dim, H * W).permute(1, 0, 2, 4, 3)
+        cos, sin = rotary
+        # the clustering ranks the keys' content; positions enter the attention logits only
+        out = equal_cluster_attention(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
+                                      self.num_clusters, cluster_keys=k,
+                                      return_assignment=self.keep_assignment)
+        if self.keep_assignment:
+            out, assignment = out
+            self.last_assignment = assignment.view(B, self.num_heads, H, W)
+        out = out.transpose(2, 3).reshape(B, C, H, W)
+        return self.out_proj(out + lepe)
+
+    def extra_repr(self) -> str:
+        return f'heads={self.num_heads}, num_clusters={self.num_clusters}'
+
+
+class ConvFFN(nn.Module):
+    """1x1 conv to the hidden width, GELU, ``x + dwconv3x3(x)``, 1x1 conv back."""
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, hidden_dim, 1)
+        self.act = nn.GELU()
+        self.dwconv = nn.Conv2d(hidden_dim, hidden_dim, 3, 1, 1, groups=hidden_dim)
+        self.fc2 = nn.Conv2d(hidden_dim, dim, 1)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.fc1(x)))
+        x = x + self.dwconv(x)
+        return self.drop(self.fc2(x))
+
+
+class SecViTBlock(nn.Module):
+    """``x += dwconv3x3(x)`` (CPE); ``x += attn(LN(x))``; ``x += FFN(LN(x))``."""
+
+    def __init__(self, dim, num_heads, num_clusters, mlp_ratio, drop_rate, drop_path_rate,
+                 layer_scale_init_value: Optional[float]):
+        super().__init__()
+        self.pos = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim)
+        self.norm1 = ChannelLayerNorm(dim)
+        self.attn = SECAttention(dim, num_heads, num_clusters)
+        self.norm2 = ChannelLayerNorm(dim)
+        self.ffn = ConvFFN(dim, int(dim * mlp_ratio), drop_rate)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.layer_scale = layer_scale_init_value is not None
+        if self.layer_scale:
+            self.gamma_1 = nn.Parameter(layer_scale_init_value * torch.ones(1, dim, 1, 1))
+            self.gamma_2 = nn.Parameter(layer_scale_init_value * torch.ones(1, dim, 1, 1))
+
+    def forward(self, x: torch.Tensor, rotary) -> torch.Tensor:
+        x = x + self.pos(x)
+        attn = self.attn(self.norm1(x), rotary)
+        if self.layer_scale:
+            x = x + self.drop_path(self.gamma_1 * attn)
+            return x + self.drop_path(self.gamma_2 * self.ffn(self.norm2(x)))
+        x = x + self.drop_path(attn)
+        return x + self.drop_path(self.ffn(self.norm2(x)))
+
+
+class Downsample(nn.Module):
+    """3x3 stride-2 conv and a norm (official ``PatchMerging``: ``reduction``, ``norm``)."""
+
+    def __init__(self, in_dim: int, out_dim: int, norm_cfg: Dict):
+        super().__init__()
+        self.reduction = nn.Conv2d(in_dim, out_dim, 3, 2, 1)
+        self.norm = build_norm_layer(norm_cfg, out_dim)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.reduction(x))
+
+
+class SecViTStage(nn.Module):
+    """The blocks of one stage, then (stages 0-2) the downsampling into the next."""
+
+    def __init__(self, blocks: List[SecViTBlock], downsample: Optional[Downsample]):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.downsample = downsample
+
+    def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        # one rotary table per stage: every block sees the same map size and head dim
+        head_dim = self.blocks[0].attn.head_dim
+        rotary = rotary_tables(x.shape[2], x.shape[3], head_dim, x.device, x.dtype)
+        for block in self.blocks:
+            x = block(x, rotary)
+        return x
+
+
+class ConvStem(nn.Module):
+    """Stride-4 stem: 3x3/2 conv to C/2, two 3x3 convs, 3x3/2 conv to C (BN, GELU between)."""
+
+    def __init__(self, in_channels: int, dim: int, norm_cfg: Dict):
+        super().__init__()
+        half = dim // 2
+
+        def norm(channels):
+            return build_norm_layer(norm_cfg, channels)[1]
+
+        # one Sequential, indexed as the official ``patch_embed.proj.{0..10}``
+        self.proj = nn.Sequential(
+            nn.Conv2d(in_channels, half, 3, 2, 1), norm(half), nn.GELU(),
+            nn.Conv2d(half, half, 3, 1, 1), norm(half), nn.GELU(),
+            nn.Conv2d(half, half, 3, 1, 1), norm(half), nn.GELU(),
+            nn.Conv2d(half, dim, 3, 2, 1), norm(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+@MODELS.register_module()
+class SecViT(BaseModule):
+    """SecViT backbone: a convolutional stem and four stages of SEC-attention blocks.
+
+    Args:
+        arch (str | dict): ``'t'``, ``'s'``, ``'b'`` or ``'l'`` (the paper's variants; the
+            official code calls B ``M``), or a dict with the keys ``embed_dims``, ``depths``,
+            ``num_heads``, ``num_clusters`` and optionally ``mlp_ratio`` (3), ``drop_path_rate``
+            (0.1), ``layer_scale`` (per stage, False). Per-stage values may be given once.
+        num_clusters (int | Sequence[int], optional): clusters per stage (1 = global
+            attention); overrides the arch's ``[32, 8, 2, 1]``.
+        in_channels (int): image channels.
+        out_indices (int | Sequence[int]): stages (0-3) whose maps are returned, at strides 4,
+            8, 16 and 32. Default ``-1``: the last stage.
+        norm_outputs (bool): a LayerNorm on every returned map (``out_norm{i}``), for dense
+            heads; the classifier layouts take the last map un-normed, as the official model.
+        frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem, ``k`` the stem and stages
+            ``0 .. k-1`` (with the downsampling into them).
+        norm_eval (bool): keep the batch norms of the stem and downsampling in eval mode.
+        drop_rate (float): dropout in the FFNs.
+        drop_path_rate (float, optional): stochastic depth, rising linearly over all blocks;
+            default the arch's (T 0.1, S 0.15, B 0.4, L 0.5).
+        layer_scale_init_value (float): initial layer scale where the arch has layer scale.
+        norm_cfg (dict): the stem's and downsampling's norm (BN as the official model).
+        pretrained (str, optional): a checkpoint path, as ``init_cfg=dict(type='Pretrained',
+            checkpoint=pretrained)`` (mmseg passes its model's here).
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH[, prefix=..., use_ema=False])``
+            loads mmcoc or official SecViT weights through ``checkpoint_filter_fn``.
+    """
+    arch_settings = {
+        't': dict(embed_dims=[64, 128, 256, 512], depths=[2, 2, 9, 2],
+                  num_heads=[2, 4, 8, 16], drop_path_rate=0.1),
+        's': dict(embed_dims=[64, 128, 256, 512], depths=[3, 4, 18, 4],
+                  num_heads=[2, 4, 8, 16], drop_path_rate=0.15),
+        'b': dict(embed_dims=[80, 160, 320, 512], depths=[4, 8, 26, 8],
+                  num_heads=[5, 5, 10, 16], drop_path_rate=0.4,
+                  layer_scale=[False, False, True, True]),
+        'l': dict(embed_dims=[112, 224, 448, 640], depths=[4, 8, 26, 8],
+                  num_heads=[7, 7, 14, 20], drop_path_rate=0.5,
+                  layer_scale=[False, False, True, True]),
+    }
+    arch_defaults = dict(num_clusters=[32, 8, 2, 1], mlp_ratio=3, drop_path_rate=0.1,
+                         layer_scale=False)
+
+    def __init__(self,
+                 arch: Union[str, Dict] = 't',
+                 num_clusters: Optional[Union[int, Sequence[int]]] = None,
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 norm_outputs: bool = True,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 drop_rate: float = 0.,
+                 drop_path_rate: Optional[float] = None,
+                 layer_scale_init_value: float = 1e-6,
+                 norm_cfg: Dict = dict(type='BN'),
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
+        if pretrained is not None:
+            if init_cfg is not None:
+                raise ValueError('give the checkpoint either as pretrained or in init_cfg, '
+                                 'not both')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(init_cfg=init_cfg)
+        self.arch = self.resolve_arch(arch, num_clusters=num_clusters,
+                                      drop_path_rate=drop_path_rate)
+        a = self.arch
+        self.in_channels = in_channels
+        self.out_indices = self._resolve_out_indices(out_indices)
+        if not -1 <= frozen_stages <= NUM_STAGES:
+            raise ValueError(f'frozen_stages must be in [-1, {NUM_STAGES}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.norm_outputs = norm_outputs
+        dims = self.embed_dims = a['embed_dims']
+
+        self.patch_embed = ConvStem(in_channels, dims[0], norm_cfg)
+        total = sum(a['depths'])
+        # linear from 0 to the rate over all blocks, as torch.linspace (in Python: no tensor,
+        # so the model also builds on the meta device)
+        rates = [a['drop_path_rate'] * i / max(total - 1, 1) for i in range(total)]
+        layers, index = [], 0
+        for i in range(NUM_STAGES):
+            blocks = []
+            for _ in range(a['depths'][i]):
+                blocks.append(SecViTBlock(
+                    dims[i], a['num_heads'][i], a['num_clusters'][i], a['mlp_ratio'][i],
+                    drop_rate, rates[index],
+                    layer_scale_init_value if a['layer_scale'][i] else None))
+                index += 1
+            downsample = Downsample(dims[i], dims[i + 1], norm_cfg) if i < NUM_STAGES - 1 \
+                else None
+            layers.append(SecViTStage(blocks, downsample))
+        self.layers = nn.ModuleList(layers)
+        if norm_outputs:
+            for i in self.out_indices:
+                self.add_module(f'out_norm{i}', ChannelLayerNorm(dims[i]))
+        self.apply(self._init_weights)
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------ configuration
+    @classmethod
+    def resolve_arch(cls, arch, num_clusters=None, drop_path_rate=None) -> Dict:
+        """Expand an arch name or dict to per-stage lists, checking every value."""
+        if isinstance(arch, str):
+            if arch not in cls.arch_settings:
+                raise KeyError(f'Unknown SecViT arch {arch!r}; known archs: '
+                               f'{", ".join(cls.arch_settings)} (or pass a dict with the keys '
+                               f'{", ".join(_ARCH_KEYS)})')
+            arch = cls.arch_settings[arch]
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or dict, got {type(arch).__name__}')
+        arch = {**cls.arch_defaults, **arch}
+        if num_clusters is not None:
+            arch['num_clusters'] = num_clusters
+        if drop_path_rate is not None:
+            arch['drop_path_rate'] = drop_path_rate
+        missing = [k for k in _ARCH_KEYS if k not in arch]
+        unknown = [k for k in arch if k not in _ARCH_KEYS]
+        if missing or unknown:
+            raise KeyError(f'SecViT arch dict: missing keys {missing}, unknown keys {unknown}; '
+                           f'expected {list(_ARCH_KEYS)}')
+        resolved = dict(drop_path_rate=float(arch['drop_path_rate']))
+        for key in ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
+                    'layer_scale'):
+            value = arch[key]
+            value = [value] * NUM_STAGES if isinstance(value, (int, float, bool)) \
+                else list(value)
+            if len(value) != NUM_STAGES:
+                raise ValueError(f'arch[{key!r}] needs one value per stage ({NUM_STAGES}), '
+                                 f'got {value}')
+            if key in ('embed_dims', 'num_heads', 'num_clusters') and not all(
+                    isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in value):
+                raise ValueError(f'arch[{key!r}] must hold positive ints, got {value}')
+            if key == 'depths' and not all(isinstance(x, int) and x >= 0 for x in value):
+                raise ValueError(f'arch["depths"] must hold ints >= 0, got {value}')
+            if key == 'mlp_ratio' and not all(x > 0 for x in value):
+                raise ValueError(f'arch["mlp_ratio"] must be positive, got {value}')
+            resolved[key] = value
+        for dim, heads in zip(resolved['embed_dims'], resolved['num_heads']):
+            if dim % heads or (dim // heads) % 4:
+                raise ValueError(f'embed dim {dim} with {heads} heads: the head dim must be an '
+                                 'int divisible by 4 (2D rotary position encoding)')
+        return resolved
+
+    def _resolve_out_indices(self, out_indices):
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        resolved = []
+        for index in out_indices:
+            if not -NUM_STAGES <= index < NUM_STAGES:
+                raise ValueError(f'out_indices must be stage indices in [0, {NUM_STAGES - 1}] '
+                                 f'(or negative), got {index}')
+            resolved.append(index % NUM_STAGES)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f'out_indices repeats a stage: {out_indices}')
+        return tuple(sorted(resolved))
+
+    @staticmethod
+    def _init_weights(m):
+        # as the reference: every conv and linear truncated-normal(0.02) with zero bias
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------------ forward
+    def check_input(self, x: torch.Tensor):
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
+            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f'SecViT expects images as a [N, {self.in_channels}, H, W] tensor; got {shape}. '
+                'Convert gray or RGBA images to RGB in the data pipeline.')
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self.check_input(x)
+        x = self.patch_embed(x)
+        outs = []
+        for i, stage in enumerate(self.layers):
+            x = stage.forward_blocks(x)
+            if i in self.out_indices:
+                outs.append(getattr(self, f'out_norm{i}')(x) if self.norm_outputs else x)
+            if stage.downsample is not None:
+                x = stage.downsample(x)
+        return tuple(outs)
+
+    # ------------------------------------------------------------------ training state
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed]
+        for i in range(self.frozen_stages):
+            frozen.append(self.layers[i].blocks)
+            if i > 0:
+                frozen.append(self.layers[i - 1].downsample)
+            if self.norm_outputs and i in self.out_indices:
+                frozen.append(getattr(self, f'out_norm{i}'))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def init_weights(self):
+        init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
+        if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
+            filter_fn = functools.partial(checkpoint_filter_fn,
+                                          use_ema=init_cfg.get('use_ema', False))
+            load_weights(self, init_cfg['checkpoint'], filter_fn,
+                         prefix=init_cfg.get('prefix'), logger=MMLogger.get_current_instance())
+            self._is_init = True
+            return
+        super().init_weights()
+
+
+def classifier_layers(in_dim: int, norm_cfg: Dict = dict(type='BN')):
+    """The official classifier's ``proj`` (1x1 conv to 1024), ``norm`` (BN) and Swish."""
+    return (nn.Conv2d(in_dim, CLASSIFIER_DIM, 1), build_norm_layer(norm_cfg, CLASSIFIER_DIM)[1],
+            nn.SiLU())
+
+
+@MODELS.register_module()
+class SecViTNeck(BaseModule):
+    """SecViT's classification neck for mmpretrain: 1x1 conv to 1024, BN, Swish, global
+    average. Give the last stage's map (``out_indices=3, norm_outputs=False``); follow it
+    with ``LinearClsHead(in_channels=1024)``."""
+
+    def __init__(self, in_channels: int = 512, norm_cfg: Dict = dict(type='BN'),
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.proj, self.norm, self.act = classifier_layers(in_channels, norm_cfg)
+        SecViT._init_weights(self.proj)
+
+    def forward(self, inputs):
+        x = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs
+        x = self.act(self.norm(self.proj(x))).mean((2, 3))
+        return (x, ) if isinstance(inputs, (tuple, list)) else x
+
+
+class SecViTClassifier(SecViT):
+    """The official classifier (timm's ``secvit_*``): the backbone's last map, ``proj`` (1x1
+    conv to 1024), ``norm`` (BN), Swish, global average, ``head`` (linear)."""
+
+    def __init__(self, arch='t', num_classes=1000, in_chans=3, global_pool='avg', **kwargs):
+        if global_pool not in ('avg', ''):
+            raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
+        kwargs.pop('out_indices', None)
+        kwargs.pop('norm_outputs', None)
+        super().__init__(arch=arch, in_channels=in_chans, out_indices=NUM_STAGES - 1,
+                         norm_outputs=False, **kwargs)
+        self.num_classes = num_classes
+        self.global_pool = global_pool
+        self.num_features = self.embed_dims[-1]
+        self.head_hidden_size = CLASSIFIER_DIM
+        self.proj, self.norm, self.act = classifier_layers(self.num_features)
+        self._init_weights(self.proj)
+        self.head = self._make_head(num_classes)
+
+    def _make_head(self, num_classes: int) -> nn.Module:
+        head = nn.Linear(CLASSIFIER_DIM, num_classes) if num_classes > 0 else nn.Identity()
+        head.apply(self._init_weights)
+        return head
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, global_pool=None):
+        self.num_classes = num_classes
+        if global_pool is not None:
+            self.global_pool = global_pool
+        self.head = self._make_head(num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x)[-1]
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.act(self.norm(self.proj(x)))
+        if self.global_pool == 'avg':
+            x = x.mean((-2, -1))
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+# ---------------------------------------------------------------------- weights
+_CLASSIFIER_PREFIXES = ('proj.', 'norm.', 'head.')
+_MMPRETRAIN_RENAMES = {'neck.proj.': 'proj.', 'neck.norm.': 'norm.', 'head.fc.': 'head.'}
+# LayerNorms saved without the LayerNorm2d wrapper (``norm1.weight``) get the wrapper's name
+_BARE_LAYER_NORM = re.compile(r'^(layers\.\d+\.blocks\.\d+\.norm[12]|out_norm\d)\.(weight|bias)$')
+
+
+def _canonical(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
+    key = _BARE_LAYER_NORM.sub(r'\1.norm.\2', key)
+    if key == 'head.weight' and value.dim() == 4:  # a 1x1-conv head
+        value = value.flatten(1)
+    elif key == 'proj.weight' and value.dim() == 2:  # a linear projection
+        value = value[:, :, None, None]
+    elif re.search(r'\.gamma_[12]$', key) and value.dim() == 1:
+        value = value.view(1, -1, 1, 1)
+    return key, value
+
+
+def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None,
+                         use_ema: bool = False) -> Dict:
+    """Map SecViT weights of any layout onto mmcoc's names: the backbone keys plus the
+    classifier's ``proj.*``, ``norm.*``, ``head.*`` where the file has them.
+
+    Sources: official DeiT-style releases (``model`` and ``model_ema``; ``use_ema`` picks the
+    EMA weights), bare state dicts, mmcoc/timm checkpoints, mmpretrain ``ImageClassifier``
+    checkpoints (``backbone.*``, ``neck.proj/norm.*``, ``head.fc.*``) and whole mmdet/mmseg
+    models (``backbone.*``; their necks and heads are left out). LayerNorms saved without the
+    official ``LayerNorm2d`` wrapper, conv-shaped heads, linear projections and flat layer
+    scales are renamed/reshaped to this implementation's.
+    """
+    if use_ema:
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get('model_ema'), dict):
+            raise KeyError('use_ema=True needs a checkpoint with a "model_ema" entry (the '
+                           'official DeiT-style releases); this one has none')
+        state_dict = state_dict['model_ema']
+    source = unwrap_state_dict(state_dict)
+    prefixed = any(k.startswith('backbone.') for k in source)
+    out = {}
+    for key, value in source.items():
+        if prefixed:
+            if key.startswith('backbone.'):
+                key = key[len('backbone.'):]
+            else:
+                renamed = next((new + key[len(old):] for old, new in _MMPRETRAIN_RENAMES.items()
+                                if key.startswith(old)), None)
+                if renamed is None:
+                    continue  # a detector's or segmentor's neck and heads
+                key = renamed
+        key, value = _canonical(key, value)
+        out[key] = value
+    return out

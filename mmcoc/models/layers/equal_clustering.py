@@ -1,0 +1,117 @@
+"""Semantic Equitable Clustering (SEC, "SecViT", Fan et al. 2024): attention inside clusters of
+equal size formed in one pass.
+
+Per head, the mean of the keys is a global token; every key's cosine similarity to it ranks the
+tokens; the ranked sequence is cut into ``num_clusters`` consecutive groups of the same size
+``L``; softmax attention runs inside each group; the outputs go back to the original order.
+Sorting replaces iterative clustering and makes every group the same size, so all groups go
+through one batched attention call.
+
+Any token count is accepted. The reference code asserts that ``N`` divides by the cluster
+count; here the ranked sequence is conceptually padded to ``num_clusters * L`` tokens with
+``L = ceil(N / num_clusters)``, the padding ranked last. Instead of materialising the padding and
+masking it out, the groups made only of real tokens go through one batched call and the one
+group that would hold padding is computed on its real tokens alone (groups made only of padding
+are skipped): no padding token can enter any real token's attention, and for a divisible ``N``
+the computation is exactly the reference's.
+"""
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_tokens(name: str, x: torch.Tensor):
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f'{name} must be a [batch, heads, tokens, dim] tensor, got {shape}')
+
+
+def cluster_group_size(num_tokens: int, num_clusters: int) -> int:
+    """Tokens per group: ``ceil(num_tokens / num_clusters)`` (at least 1)."""
+    return max(1, math.ceil(num_tokens / num_clusters))
+
+
+def equal_cluster_order(keys: torch.Tensor) -> torch.Tensor:
+    """Token indices ranked by cosine similarity to the mean key, ascending: ``[B, E, N]``.
+
+    ``keys``: ``[B, E, N, d]``. The sort is stable, so equal similarities keep token order.
+    The ranking is not differentiable (as an argsort); gradients flow through what is gathered
+    with it.
+    """
+    _check_tokens('keys', keys)
+    with torch.no_grad():
+        center = F.normalize(keys.mean(dim=2, keepdim=True), dim=-1)  # [B, E, 1, d]
+        similarity = (F.normalize(keys, dim=-1) * center).sum(-1)  # [B, E, N]
+        return torch.argsort(similarity, dim=-1, stable=True)
+
+
+def equal_cluster_attention(q: torch.Tensor,
+                            k: torch.Tensor,
+                            v: torch.Tensor,
+                            num_clusters: int,
+                            cluster_keys: Optional[torch.Tensor] = None,
+                            scale: Optional[float] = None,
+                            return_assignment: bool = False):
+    """Softmax attention within equal-size semantic clusters.
+
+    Args:
+        q, k, v: ``[B, heads, N, d]`` queries, keys, values (``v`` may have its own ``d``).
+        num_clusters: groups per head; ``1`` is global attention over all ``N`` tokens.
+        cluster_keys: ``[B, heads, N, c]`` tokens the clustering ranks (default ``k``); SecViT
+            ranks the keys before their rotary position encoding.
+        scale: attention logit scale; default ``d ** -0.5``.
+        return_assignment: also return each token's group index, ``[B, heads, N]`` (long).
+
+    Returns:
+        ``[B, heads, N, d_v]`` in the original token order (and the assignment when asked for).
+    """
+    for name, x in (('q', q), ('k', k), ('v', v)):
+        _check_tokens(name, x)
+    if q.shape != k.shape or v.shape[:3] != q.shape[:3]:
+        raise ValueError('q and k must have the same shape and v the same batch, heads and '
+                         f'tokens; got q {tuple(q.shape)}, k {tuple(k.shape)}, '
+                         f'v {tuple(v.shape)}')
+    if not isinstance(num_clusters, int) or num_clusters < 1:
+        raise ValueError(f'num_clusters must be a positive int, got {num_clusters!r}')
+    if cluster_keys is None:
+        cluster_keys = k
+    elif cluster_keys.shape[:3] != k.shape[:3]:
+        raise ValueError(f'cluster_keys {tuple(cluster_keys.shape)} must have the batch, heads '
+                         f'and tokens of k {tuple(k.shape)}')
+    B, E, N, _ = q.shape
+    if num_clusters == 1:
+        # one group: attention is permutation-equivariant, so no sorting is needed
+        out = F.scaled_dot_product_attention(q, k, v, scale=scale)
+        if return_assignment:
+            return out, torch.zeros(B, E, N, dtype=torch.long, device=q.device)
+        return out
+
+    L = cluster_group_size(N, num_clusters)
+    order = equal_cluster_order(cluster_keys)
+    # rows of [B * E * N, d]: index_select / index_copy of whole rows are several times faster
+    # on a CPU than gather / scatter with an index expanded over d
+    rows = (order + torch.arange(B * E, device=q.device).view(B, E, 1) * N).reshape(-1)
+    q_s, k_s, v_s = (x.reshape(B * E * N, x.shape[-1]).index_select(0, rows)
+                     .view(B, E, N, x.shape[-1]) for x in (q, k, v))
+    full = N // L  # groups made only of real tokens
+    n_full = full * L
+    parts = []
+    if full:
+        grouped = [x[:, :, :n_full].reshape(B * E, full, L, x.shape[-1]) for x in (q_s, k_s, v_s)]
+        parts.append(F.scaled_dot_product_attention(*grouped, scale=scale)
+                     .reshape(B, E, n_full, v.shape[-1]))
+    if n_full < N:
+        # the group that the padding would complete: its real tokens attend among themselves
+        parts.append(F.scaled_dot_product_attention(
+            q_s[:, :, n_full:], k_s[:, :, n_full:], v_s[:, :, n_full:], scale=scale))
+    out_sorted = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+    flat = out_sorted.reshape(B * E * N, v.shape[-1])
+    out = flat.new_empty(flat.shape).index_copy(0, rows, flat).view(B, E, N, v.shape[-1])
+    if not return_assignment:
+        return out
+    ranks_group = (torch.arange(N, device=q.device) // L).expand(B, E, N)
+    assignment = torch.empty_like(order).scatter_(2, order, ranks_group)
+    return out, assignment
+
