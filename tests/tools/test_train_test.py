@@ -99,3 +99,15 @@ def test_configs_run_from_mmdet_own_train_tool(tiny_coco, tmp_path):
     run([sys.executable, str(mmdet_train), CONFIG, '--work-dir', str(tmp_path),
          *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
     assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='--amp is float16 AMP on a GPU')
+def test_train_with_amp_is_bf16_autocast_on_cpu(tiny_coco, tmp_path):
+    run([sys.executable, 'tools/train.py', CONFIG, '--amp', '--work-dir', str(tmp_path),
+         *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=2'])
+    assert "type='mmcoc.CPUAutocastOptimWrapper'" in (tmp_path / 'tiny_maskrcnn.py').read_text()
+    logs = sorted(tmp_path.glob('*/vis_data/scalars.json'))[-1].read_text().splitlines()
+    steps = [json.loads(line) for line in logs if '"loss"' in line]
+    assert [step['iter'] for step in steps] == [1, 2]  # 4 images, batches of 2
+    assert all(torch.isfinite(torch.tensor(step['loss'])) for step in steps)
+    assert all(0 < step['grad_norm'] < float('inf') for step in steps)
