@@ -52,12 +52,13 @@ class ClusterBlock(nn.Module):
     """Norm, context cluster, layer scale, residual; then norm, MLP, layer scale, residual."""
 
     def __init__(self, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer, norm_cfg,
-                 act_cfg, drop_rate, drop_path_rate, layer_scale_init_value):
+                 act_cfg, drop_rate, drop_path_rate, layer_scale_init_value,
+                 weighting='similarity'):
         super().__init__()
         self.norm1 = build_norm_layer(norm_cfg, dim)[1]
         self.token_mixer = ContextClusterMixer(dim, dim, heads=heads, head_dim=head_dim,
                                                proposals=proposals, folds=folds,
-                                               normalizer=normalizer)
+                                               normalizer=normalizer, weighting=weighting)
         self.norm2 = build_norm_layer(norm_cfg, dim)[1]
         self.mlp = PointMlp(dim, int(dim * mlp_ratio), act_cfg, drop_rate)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
@@ -111,6 +112,9 @@ class ContextCluster(BaseModule):
                            heads=[8, 8, 16, 16], head_dim=32, proposals=2, folds=[8, 4, 2, 1]),
     }
     default_mlp_ratios = [8, 8, 4, 4]
+    # How the mixers weight a cluster's members (``ContextClusterMixer``'s ``weighting``);
+    # a subclass that aggregates otherwise (FEC: ``'plain'``) overrides it.
+    mixer_weighting = 'similarity'
     # The first point reducer is 4x4 stride 4, so each side needs at least 4 pixels.
     min_input_size = 4
 
@@ -153,14 +157,14 @@ class ContextCluster(BaseModule):
         network, block_index = [], 0
         for i in range(NUM_STAGES):
             if i > 0:
-                network.append(PointReducer(dims[i - 1], dims[i], 3, 2, 1))
+                network.append(self._make_downsample(i, dims[i - 1], dims[i], norm_cfg))
             blocks = []
             for _ in range(a['layers'][i]):
                 blocks.append(ClusterBlock(
                     dims[i], a['mlp_ratios'][i], a['heads'][i], a['head_dim'][i],
                     a['proposals'][i], a['folds'][i], cluster_normalizer, norm_cfg, act_cfg,
                     drop_rate, drop_path_rate * block_index / max(total_blocks - 1, 1),
-                    layer_scale_init_value))
+                    layer_scale_init_value, weighting=self.mixer_weighting))
                 block_index += 1
             network.append(nn.Sequential(*blocks))
         self.network = nn.ModuleList(network)
@@ -219,6 +223,14 @@ class ContextCluster(BaseModule):
             raise ValueError(f'out_indices repeats a stage: {out_indices}')
         return tuple(sorted(resolved))
 
+    def _make_downsample(self, stage: int, in_dim: int, out_dim: int,
+                         norm_cfg: Dict) -> nn.Module:
+        """The layer at ``network[2 * stage - 1]`` that leads from stage ``stage - 1`` into
+        ``stage`` at half the resolution; ``self.arch`` is resolved when it is called. Context
+        Clusters fuse neighbouring points (a 3x3, stride-2 point reducer); a subclass that
+        downsamples otherwise overrides this."""
+        return PointReducer(in_dim, out_dim, 3, 2, 1)
+
     @staticmethod
     def norm_name(stage: int) -> str:
         return f'norm{2 * stage}'
@@ -244,6 +256,15 @@ class ContextCluster(BaseModule):
                 f'ContextCluster needs inputs of at least {self.min_input_size}x'
                 f'{self.min_input_size} pixels (its first point reducer is 4x4, stride 4); got '
                 f'{x.shape[2]}x{x.shape[3]}. Resize or pad the image.')
+        # One reduction over the input, skipped while tracing/compiling (a data-dependent
+        # branch): a NaN would otherwise spread through every cluster of its region silently.
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()) \
+                and not torch.isfinite(x).all():
+            bad = (~torch.isfinite(x)).sum().item()
+            raise ValueError(
+                f'ContextCluster got an input holding {bad} NaN or Inf values (of {x.numel()}). '
+                'Check the image file, the data pipeline and its normalisation (mean/std), or '
+                'the layer feeding this backbone.')
 
     @staticmethod
     def position_channels(x: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,15 @@ center by cosine similarity, keeps only its most similar center, and the cluster
 
 is dispatched back to each member point as s_n * g_m (Eq. 1 of the paper).
 
+FEC ("Neural Clustering based Visual Representation Learning", CVPR'24) uses the same op with
+``weighting='plain'``: its cluster feature is the plain mean of the center and its members,
+``g_m = (v_m + sum_{n in m} v_n) / (1 + |m|)``, dispatched as ``s_n * g_m`` all the same.
+
 The reference implementation forms ``[groups, centers, points, dim]`` products for both the
 aggregation and the dispatch. Because every point belongs to exactly one cluster, both are
 row scatters and gathers here (``index_add`` / ``index_select`` over ``[groups * points, dim]``),
-and the only ``[groups, centers, points]`` tensor, the cosine matrix needed for the argmax, is
-not kept for backward.
+and the only tensor of ``groups * centers * points`` elements, the similarity matrix needed for
+the argmax, is not kept for backward.
 """
 import math
 from typing import Optional
@@ -22,11 +26,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 NORMALIZERS = ('similarity', 'count')
+WEIGHTINGS = ('similarity', 'plain')
 
 
-def _check_normalizer(normalizer: str):
+def _check_normalizer(normalizer: str, weighting: str = 'similarity'):
     if normalizer not in NORMALIZERS:
         raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
+    if weighting == 'plain' and normalizer != 'count':
+        # a plain sum over members divided by 1 + sum(s) is no average of anything
+        raise ValueError("weighting='plain' sums the members' values unweighted and needs "
+                         "normalizer='count' (their mean with the center, as FEC); got "
+                         f'normalizer={normalizer!r}')
 
 
 def _pad_amount(size: int, folds: int) -> int:
@@ -41,7 +53,8 @@ def context_cluster(feats: torch.Tensor,
                     proposals: int,
                     folds: int,
                     normalizer: str = 'similarity',
-                    return_assignment: bool = False):
+                    return_assignment: bool = False,
+                    weighting: str = 'similarity'):
     """Cluster the points of a feature map and dispatch the cluster features back.
 
     Args:
@@ -54,6 +67,8 @@ def context_cluster(feats: torch.Tensor,
         normalizer: ``'similarity'`` divides the cluster sum by ``1 + sum(s)`` as Eq. (1) of the
             paper; ``'count'`` divides by ``1 + |cluster|`` as the released reference code (and
             therefore the released checkpoints) do.
+        weighting: ``'similarity'`` sums the members' values weighted by their similarity
+            (Context Clusters); ``'plain'`` sums them unweighted (FEC; needs ``'count'``).
         return_assignment: also return each point's center index, ``[B, heads, H, W]`` (long),
             numbered ``region * proposals**2 + center`` with regions in row-major order.
 
@@ -65,7 +80,7 @@ def context_cluster(feats: torch.Tensor,
     Returns:
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
     """
-    _check_normalizer(normalizer)
+    _check_normalizer(normalizer, weighting)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
         raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
@@ -102,16 +117,25 @@ def context_cluster(feats: torch.Tensor,
         centers = (centers.view(-1, R, c, M) * scale).view(G, c, M)
         value_centers = (value_centers.view(-1, R, d, M) * scale).view(G, d, M)
 
-    centers = F.normalize(centers.transpose(1, 2), dim=-1)  # [G, M, c]
-    points = F.normalize(x.reshape(G, c, N), dim=1)  # [G, c, N]
-    cos = torch.bmm(centers, points)  # [G, M, N]; freed after the gather below
+    centers = F.normalize(centers, dim=1)  # [G, c, M]
+    # Points' norms from the map as given, where the reduction over a head's channels runs
+    # along whole rows of points; over the short strided channel axis of [G, c, N] (as
+    # F.normalize would) it is about ten times slower. Half-precision squares would overflow.
+    squares = feats.view(B, heads, c, -1).to(torch.promote_types(feats.dtype, torch.float32))
+    squares = squares.square().sum(2).view(B, heads, f, h, f, w).permute(0, 1, 2, 4, 3, 5)
+    # = max(norm, 1e-12), as F.normalize; clamped before the root for a finite gradient at 0
+    norms = squares.reshape(G, N, 1).clamp_min(1e-24).sqrt()
+    # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax. The
+    # points are not normalised, only the products (M per point instead of c).
+    dots = torch.bmm(x.reshape(G, c, N).transpose(1, 2), centers)  # not kept for backward
     with torch.no_grad():
-        sim = cos.mul(alpha).add_(beta).sigmoid_()  # in place: one [G, M, N] buffer
+        sim = dots.div(norms).mul_(alpha).add_(beta).sigmoid_()  # in place: one buffer
         if padded:
-            sim.view(-1, R, M, N).masked_fill_(~center_valid[..., None], -1.0)
-        assignment = sim.argmax(dim=1)  # [G, N]; first of equal maxima, as torch.max
+            sim.view(-1, R, N, M).masked_fill_(~center_valid[:, :, None, :], -1.0)
+        assignment = sim.argmax(dim=-1)  # [G, N]; first of equal maxima, as torch.max
         del sim
-    sim = torch.sigmoid(beta + alpha * cos.gather(1, assignment.unsqueeze(1)).squeeze(1))  # [G, N]
+    cos = dots.gather(2, assignment.unsqueeze(2)).div(norms).squeeze(2)  # [G, N]
+    sim = torch.sigmoid(beta + alpha * cos)
     if padded:
         point_mask = point_valid.reshape(1, R, N)
         sim = (sim.view(-1, R, N) * point_mask).view(G, N)
@@ -124,7 +148,8 @@ def context_cluster(feats: torch.Tensor,
         counts = torch.bincount(flat, weights=members, minlength=G * M).to(v.dtype)
     # one dtype for the scatter (autocast may leave the similarity wider than the values)
     out = _AggregateDispatch.apply(v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
-                                   value_centers.transpose(1, 2).reshape(G * M, d), flat, counts)
+                                   value_centers.transpose(1, 2).reshape(G * M, d), flat, counts,
+                                   weighting == 'similarity')
 
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.
@@ -144,19 +169,21 @@ class _AggregateDispatch(torch.autograd.Function):
     """Cluster features from member points, dispatched back: ``out_n = s_n * g_{k(n)}``.
 
     ``g_k = (vc_k + sum_{n in k} s_n v_n) / D_k`` with ``D_k = 1 + sum_{n in k} s_n``, or
-    ``1 + counts_k`` when ``counts`` is given. Written out (rather than left to autograd) so that
+    ``1 + counts_k`` when ``counts`` is given; without ``weighted`` the members' values enter
+    the sum unweighted (``sum_{n in k} v_n``). Written out (rather than left to autograd) so that
     backward keeps only ``v``, ``s`` and the small per-cluster tensors instead of the
     ``[points, dim]`` intermediates, the largest buffers of the op at detection sizes.
     """
 
     @staticmethod
-    def forward(ctx, v, s, value_centers, flat, counts):
-        numer = value_centers.index_add(0, flat, v * s.unsqueeze(1))
+    def forward(ctx, v, s, value_centers, flat, counts, weighted=True):
+        numer = value_centers.index_add(0, flat, v * s.unsqueeze(1) if weighted else v)
         denom = 1 + (counts if counts is not None else
                      s.new_zeros(value_centers.shape[0]).index_add_(0, flat, s))
         clusters = numer / denom.unsqueeze(1)
         ctx.save_for_backward(v, s, flat, clusters, denom)
         ctx.by_similarity = counts is None
+        ctx.weighted = weighted
         return clusters.index_select(0, flat).mul_(s.unsqueeze(1))
 
     @staticmethod
@@ -168,18 +195,23 @@ class _AggregateDispatch(torch.autograd.Function):
         grad_s = clusters.index_select(0, flat).mul_(grad).sum(1)
         grad_numer = grad_clusters / denom.unsqueeze(1)  # = grad of value_centers
         spread = grad_numer.index_select(0, flat)
-        grad_v = spread * s_col
-        grad_s += spread.mul_(v).sum(1)
+        if ctx.weighted:
+            grad_v = spread * s_col
+            grad_s += spread.mul_(v).sum(1)
+        else:
+            grad_v = spread
         if ctx.by_similarity:
             grad_denom = -(grad_clusters * clusters).sum(1) / denom
             grad_s += grad_denom.index_select(0, flat)
-        return grad_v, grad_s, grad_numer, None, None
+        return grad_v, grad_s, grad_numer, None, None, None
 
 
-def _region_validity(H: int, W: int, folds: int, device, dtype) -> torch.Tensor:
-    """``[folds**2, 1, h, w]``: 1 where a region's cell holds a real point of the ``H x W`` map."""
+def _region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 1) -> torch.Tensor:
+    """``[folds**2, 1, h, w]``: 1 where a region's cell holds a real point of the ``H x W`` map,
+    padded so that each region's side divides by ``multiple``."""
     f = folds
-    valid = torch.zeros(math.ceil(H / f) * f, math.ceil(W / f) * f, device=device, dtype=dtype)
+    size_h, size_w = (math.ceil(n / (f * multiple)) * f * multiple for n in (H, W))
+    valid = torch.zeros(size_h, size_w, device=device, dtype=dtype)
     valid[:H, :W] = 1
     h, w = valid.shape[0] // f, valid.shape[1] // f
     return valid.view(f, h, f, w).permute(0, 2, 1, 3).reshape(f * f, 1, h, w)
@@ -199,15 +231,17 @@ class ContextClusterMixer(nn.Module):
                  head_dim: int = 24,
                  proposals: int = 2,
                  folds: int = 1,
-                 normalizer: str = 'similarity'):
+                 normalizer: str = 'similarity',
+                 weighting: str = 'similarity'):
         super().__init__()
-        _check_normalizer(normalizer)
+        _check_normalizer(normalizer, weighting)
         for name, value in (('heads', heads), ('head_dim', head_dim), ('proposals', proposals),
                             ('folds', folds)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive int, got {value!r}')
         self.heads, self.head_dim = heads, head_dim
         self.proposals, self.folds, self.normalizer = proposals, folds, normalizer
+        self.weighting = weighting
         self.f = nn.Conv2d(dim, heads * head_dim, kernel_size=1)
         self.v = nn.Conv2d(dim, heads * head_dim, kernel_size=1)
         self.proj = nn.Conv2d(heads * head_dim, out_dim or dim, kernel_size=1)
@@ -221,10 +255,12 @@ class ContextClusterMixer(nn.Module):
         args = (self.f(x), self.v(x), self.sim_alpha, self.sim_beta, self.heads,
                 self.proposals, self.folds, self.normalizer)
         if not self.keep_assignment:
-            return self.proj(context_cluster(*args))
-        out, self.last_assignment = context_cluster(*args, return_assignment=True)
+            return self.proj(context_cluster(*args, weighting=self.weighting))
+        out, self.last_assignment = context_cluster(*args, return_assignment=True,
+                                                    weighting=self.weighting)
         return self.proj(out)
 
     def extra_repr(self) -> str:
         return (f'heads={self.heads}, head_dim={self.head_dim}, proposals={self.proposals}, '
-                f'folds={self.folds}, normalizer={self.normalizer!r}')
+                f'folds={self.folds}, normalizer={self.normalizer!r}, '
+                f'weighting={self.weighting!r}')

@@ -1,0 +1,9 @@
+# mmseg's Semantic FPN with an FEC backbone (FEC-small, the released segmentation setting).
+_base_ = ['mmseg::_base_/models/fpn_r50.py', './fec_dense_backbone.py']
+custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
+model = dict(
+    # EncoderDecoder hands a model-level `pretrained` to the backbone; the ResNet URL of the
+    # base must not reach ours (weights come through the backbone's init_cfg)
+    pretrained=None,
+    backbone={{_base_.fec_segmentation_backbone}},
+    neck=dict(in_channels=[32, 64, 196, 320]))

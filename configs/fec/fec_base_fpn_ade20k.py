@@ -1,0 +1,8 @@
+# Semantic FPN 80k on ADE20K, FEC-base, FEC-small's setting and schedule.
+# Published mIoU: 37.7. Train: tools/dist_train.sh configs/fec/fec_base_fpn_ade20k.py 8
+_base_ = './fec_small_fpn_ade20k.py'
+model = dict(
+    backbone=dict(
+        arch='base',
+        init_cfg=dict(type='Pretrained', checkpoint={{_base_.fec_base_imagenet}})),
+    neck=dict(in_channels=[64, 128, 320, 512]))

@@ -1,0 +1,97 @@
+"""FEC, feature extraction with clustering ("Neural Clustering based Visual Representation
+Learning", Chen et al., CVPR'24), as an OpenMMLab backbone.
+
+FEC is Context Clusters with two changes: a cluster's feature is the plain mean of its center
+and its members (``weighting='plain'`` of the clustering op, dispatched by similarity as CoC's)
+and the stride-2 point reducers between stages become ``ClusterPool`` layers. Everything else
+(points as RGB + position, stages, layer scales, output norms, freezing, weight loading) is
+ContextCluster's, so FEC is one: module names follow the official release (``network.{i}``,
+the ClusterPools at odd ``i``; ``norm{0,2,4,6}``, ``norm`` for the classifier's) and official
+weights load through the same ``checkpoint_filter_fn``.
+"""
+import contextlib
+from typing import Dict, Optional, Sequence, Union
+
+import torch.nn as nn
+
+from mmcoc.models.layers import ClusterPool
+from mmcoc.registry import MODELS
+from .context_cluster import ContextCluster
+
+
+@contextlib.contextmanager
+def _errors_naming(name: str):
+    """Re-raise ContextCluster's input/arch errors under the class the user built."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as err:
+        message = err.args[0] if err.args and isinstance(err.args[0], str) else None
+        if message is None or 'ContextCluster' not in message:
+            raise
+        raise type(err)(message.replace('ContextCluster', name)) from None
+
+
+@MODELS.register_module()
+class FEC(ContextCluster):
+    """FEC backbone: Context Clusters with mean aggregation and ClusterPool downsampling.
+
+    Args:
+        arch (str | dict): ``'small'``, ``'base'``, ``'large'`` or a dict with the keys
+            ``layers``, ``embed_dims``, ``heads``, ``head_dim``, ``proposals``, ``folds`` and
+            optionally ``mlp_ratios`` (default ``[8, 8, 4, 4]``).
+        proposals (int | Sequence[int], optional): centers per side (per region), per stage;
+            the released dense models use ``[10, 10, 5, 5]`` (segmentation, 512 px) and ``7``
+            (detection).
+        folds (int | Sequence[int], optional): regions per side, per stage; a ClusterPool
+            uses the setting of the stage it leads into (detection: ``[2, 2, 1, 1]``).
+        in_channels, out_indices, frozen_stages, norm_eval, drop_rate, drop_path_rate,
+            layer_scale_init_value, norm_cfg, act_cfg, pretrained, init_cfg: as
+            ``ContextCluster``.
+
+    ClusterPool's similarity projection ``conv_f`` gets no gradient by construction (it only
+    feeds an argmax) and is built with ``requires_grad=False``: DDP needs no
+    ``find_unused_parameters`` (see ``mmcoc.models.layers.cluster_pooling.ClusterPool``).
+    """
+    arch_settings = {
+        'small': dict(layers=[3, 4, 5, 2], embed_dims=[32, 64, 196, 320], heads=[4, 4, 8, 8],
+                      head_dim=24, proposals=[4, 4, 2, 2], folds=1),
+        'base': dict(layers=[2, 2, 6, 2], embed_dims=[64, 128, 320, 512], heads=[4, 4, 8, 8],
+                     head_dim=32, proposals=[4, 4, 2, 2], folds=1),
+        'large': dict(layers=[4, 4, 12, 4], embed_dims=[64, 128, 320, 512],
+                      heads=[6, 6, 12, 12], head_dim=32, proposals=[4, 4, 2, 2], folds=1),
+    }
+    # a cluster's feature is the plain mean of its center and its members
+    mixer_weighting = 'plain'
+
+    def __init__(self,
+                 arch: Union[str, Dict] = 'small',
+                 proposals: Optional[Union[int, Sequence[int]]] = None,
+                 folds: Optional[Union[int, Sequence[int]]] = None,
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-5,
+                 norm_cfg: Dict = dict(type='GN', num_groups=1),
+                 act_cfg: Dict = dict(type='GELU'),
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
+        with _errors_naming(type(self).__name__):
+            # the count normaliser: with plain weighting, a cluster is the mean of its points
+            super().__init__(arch, proposals=proposals, folds=folds, in_channels=in_channels,
+                             out_indices=out_indices, frozen_stages=frozen_stages,
+                             norm_eval=norm_eval, cluster_normalizer='count',
+                             drop_rate=drop_rate, drop_path_rate=drop_path_rate,
+                             layer_scale_init_value=layer_scale_init_value, norm_cfg=norm_cfg,
+                             act_cfg=act_cfg, pretrained=pretrained, init_cfg=init_cfg)
+
+    def _make_downsample(self, stage: int, in_dim: int, out_dim: int,
+                         norm_cfg: Dict) -> nn.Module:
+        # a ClusterPool clusters within the regions of the stage it leads into
+        return ClusterPool(in_dim, out_dim, folds=self.arch['folds'][stage], norm_cfg=norm_cfg)
+
+    def check_input(self, x):
+        with _errors_naming(type(self).__name__):
+            super().check_input(x)

@@ -1,0 +1,172 @@
+"""FEC's downsampling by clustering ("ClusterPool", CVPR'24 "Neural Clustering based Visual
+Representation Learning").
+
+Centers are the 2x2 average-pooled points (the target resolution, stride 2). Every input point
+joins the center it is most similar to by plain cosine similarity (no sigmoid: there is no
+dispatch to weight), searched among **all** centers of its region (the whole map, or one of
+``folds x folds`` regions as the released code splits big inputs), not only the center whose
+2x2 window holds it. A center's new feature is the mean of its pooled value and its members'
+values, ``(v_m + sum_{n in m} v_n) / (1 + |m|)``; a center nobody joins keeps its pooled value.
+
+The argmax is taken over chunks of points without autograd, so neither the ``[groups, centers,
+points, dim]`` products of the reference nor a full ``[groups, centers, points]`` similarity
+matrix is ever held; the aggregation is one row scatter (``index_add``).
+"""
+import math
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+
+from .clustering import _pad_amount, _region_validity
+
+# Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
+SIMILARITY_CHUNK = 1 << 24
+STRIDE = 2
+
+
+def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
+                    center_valid: Optional[torch.Tensor], regions: int) -> torch.Tensor:
+    """``[G, N]`` index of each point's most cosine-similar center, chunked over points.
+
+    ``points`` ``[G, N, c]`` and ``centers`` ``[G, c, M]`` are L2-normalised; ``center_valid``
+    ``[1, R, M]`` (or None) rules out centers whose window holds no real point. Centers are the
+    last, contiguous axis of each chunk: an argmax across strided rows is several times slower.
+    """
+    G, N, _ = points.shape
+    M = centers.shape[2]
+    chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
+    assignment = torch.empty(G, N, dtype=torch.long, device=points.device)
+    for start in range(0, N, chunk):
+        cos = torch.bmm(points[:, start:start + chunk], centers)  # [G, n, M]
+        if center_valid is not None:
+            # below any cosine, so a padded center is never the maximum of a real point
+            cos.view(-1, regions, cos.shape[1], M).masked_fill_(~center_valid[:, :, None], -2.0)
+        assignment[:, start:start + chunk] = cos.argmax(dim=2)
+    return assignment
+
+
+def cluster_pool(feats: torch.Tensor,
+                 values: torch.Tensor,
+                 folds: int = 1,
+                 return_assignment: bool = False):
+    """Pool a map to half its size by clustering its points around 2x2-pooled centers.
+
+    Args:
+        feats: ``[B, c, H, W]`` features the (cosine) similarity is measured on. Only the
+            argmax sees them: no gradient reaches them.
+        values: ``[B, d, H, W]`` features that are aggregated.
+        folds: regions per side; each of the ``folds ** 2`` regions is clustered on its own.
+        return_assignment: also return each input point's center, ``[B, 1, H, W]`` (long),
+            numbered ``region * centers_per_region + center`` with regions and centers in
+            row-major order.
+
+    Any ``H x W`` is accepted, as a stride-2 conv would: the output is
+    ``ceil(H / 2) x ceil(W / 2)``. A map that does not divide into ``folds`` regions of even
+    size is padded at the bottom/right; padded points join no cluster and are left out of the
+    center pooling (a center over padding only is never chosen and is cropped away).
+
+    Returns:
+        ``[B, d, ceil(H / 2), ceil(W / 2)]`` (and the assignment when asked for).
+    """
+    if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
+            or feats.shape[2:] != values.shape[2:]:
+        raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
+                         f'got {tuple(feats.shape)} and {tuple(values.shape)}')
+    if not isinstance(folds, int) or folds < 1:
+        raise ValueError(f'folds must be a positive int, got {folds!r}')
+    B, c, H, W = feats.shape
+    d = values.shape[1]
+    f = folds
+    pad_h, pad_w = _pad_amount(H, STRIDE * f), _pad_amount(W, STRIDE * f)
+    padded = bool(pad_h or pad_w)
+    if padded:
+        feats = F.pad(feats, (0, pad_w, 0, pad_h))
+        values = F.pad(values, (0, pad_w, 0, pad_h))
+    h, w = (H + pad_h) // f, (W + pad_w) // f
+    ch, cw = h // STRIDE, w // STRIDE
+    R = f * f
+    G, N, M = B * R, h * w, ch * cw
+
+    # [B, c, f, h, f, w] -> [B, f, f, c, h, w]: regions become groups
+    x = feats.view(B, c, f, h, f, w).permute(0, 2, 4, 1, 3, 5).reshape(G, c, h, w)
+    v = values.view(B, d, f, h, f, w).permute(0, 2, 4, 1, 3, 5).reshape(G, d, h, w)
+    centers = F.avg_pool2d(x, STRIDE).reshape(G, c, M)
+    value_centers = F.avg_pool2d(v, STRIDE)  # [G, d, ch, cw]
+    center_valid = point_mask = None
+    if padded:
+        point_valid = _region_validity(H, W, f, feats.device, feats.dtype,
+                                       multiple=STRIDE)  # [R, 1, h, w]
+        coverage = F.avg_pool2d(point_valid, STRIDE)  # [R, 1, ch, cw]
+        center_valid = (coverage > 0).reshape(1, R, M)
+        # pooled zero-padded sums / fraction of real points = mean over real points only
+        scale = torch.where(coverage > 0, coverage.reciprocal(), torch.zeros_like(coverage))
+        centers = (centers.view(B, R, c, M) * scale.view(1, R, 1, M)).view(G, c, M)
+        value_centers = (value_centers.view(B, R, d, ch, cw) * scale.view(1, R, 1, ch, cw))
+        point_mask = point_valid.reshape(1, R, N).expand(B, R, N).reshape(G * N)
+
+    with torch.no_grad():
+        points = F.normalize(x.permute(0, 2, 3, 1).reshape(G, N, c), dim=-1)
+        assignment = _nearest_center(points, F.normalize(centers, dim=1), center_valid, R)
+    flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
+    counts = torch.bincount(flat, weights=point_mask, minlength=G * M).to(values.dtype)
+    # Padded points hold zero values, so they add nothing to a sum.
+    rows = v.permute(0, 2, 3, 1).reshape(G * N, d)
+    sums = value_centers.reshape(G, d, M).transpose(1, 2).reshape(G * M, d).index_add(0, flat, rows)
+    clusters = sums / (1 + counts).unsqueeze(1)  # [G * M, d]
+
+    out = clusters.view(B, f, f, ch, cw, d).permute(0, 5, 1, 3, 2, 4)
+    out = out.reshape(B, d, f * ch, f * cw)[:, :, :math.ceil(H / 2), :math.ceil(W / 2)]
+    if not return_assignment:
+        return out
+    assignment = assignment.view(B, f, f, h, w) + \
+        (torch.arange(R, device=feats.device) * M).view(1, f, f, 1, 1)
+    assignment = assignment.permute(0, 1, 3, 2, 4).reshape(B, 1, f * h, f * w)
+    return out, assignment[:, :, :H, :W]
+
+
+class ClusterPool(nn.Module):
+    """FEC's downsampling: ``conv_skip(x) + norm2(cluster_pool(conv_f(x), conv_v(x)))``.
+
+    Parameter names follow the official checkpoints (``conv_f``, ``conv_v``, ``conv_skip``,
+    ``norm2``) so that their weights load unchanged.
+
+    ``conv_f`` only feeds an argmax, so no gradient can ever reach it: the reference trains with
+    DDP ``find_unused_parameters=True`` and its ``conv_f`` stays at its random initialisation
+    (AdamW skips parameters without a gradient). Here it runs without autograd and its
+    parameters have ``requires_grad=False``: the same training, but DDP needs no unused-parameter
+    search (every trainable parameter gets a gradient), the optimizer does not track it, and the
+    weights still load from and save to checkpoints. A straight-through term would instead
+    train it, which the released models never did.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, folds: int = 1,
+                 norm_cfg: Dict = dict(type='GN', num_groups=1)):
+        super().__init__()
+        if not isinstance(folds, int) or folds < 1:
+            raise ValueError(f'folds must be a positive int, got {folds!r}')
+        self.folds = folds
+        self.conv_f = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+        self.conv_f.requires_grad_(False)
+        self.conv_v = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+        self.conv_skip = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=STRIDE,
+                                   padding=1)
+        self.norm2 = build_norm_layer(norm_cfg, out_channels)[1]
+        # Visualisation sets keep_assignment to read each point's center from a real forward.
+        self.keep_assignment = False
+        self.last_assignment: Optional[torch.Tensor] = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            feats = self.conv_f(x)
+        if self.keep_assignment:
+            pooled, self.last_assignment = cluster_pool(feats, self.conv_v(x), self.folds,
+                                                        return_assignment=True)
+        else:
+            pooled = cluster_pool(feats, self.conv_v(x), self.folds)
+        return self.conv_skip(x) + self.norm2(pooled)
+
+    def extra_repr(self) -> str:
+        return f'folds={self.folds}'
