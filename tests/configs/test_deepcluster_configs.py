@@ -1,0 +1,31 @@
+"""Every DeepCluster config builds; pretraining configs re-cluster, probes freeze the backbone."""
+from pathlib import Path
+
+import pytest
+
+from mmcoc.engine import build_model, load_config
+
+CONFIGS = Path(__file__).parents[2] / 'configs' / 'deepcluster'
+PRETRAIN = sorted(CONFIGS.glob('deepcluster_*.py'))
+PROBES = sorted(CONFIGS.glob('linear_probe_*.py'))
+
+
+@pytest.mark.parametrize('path', PRETRAIN, ids=lambda p: p.stem)
+def test_pretraining_configs_pair_the_model_with_hook_and_sampler(path):
+    cfg = load_config(str(path))
+    model = build_model(cfg)
+    assert type(model).__name__ == 'DeepCluster'
+    assert model.num_clusters == (32 if path.stem.endswith('_demo') else 10000)
+    assert [h['type'] for h in cfg.custom_hooks] == ['mmcoc.DeepClusterHook']
+    assert cfg.train_dataloader.sampler.type == 'mmcoc.ClusterUniformSampler'
+    sobel = type(model.data_preprocessor).__name__ == 'SobelDataPreprocessor'
+    assert sobel == ('sobel' in path.stem)
+
+
+@pytest.mark.parametrize('path', PROBES, ids=lambda p: p.stem)
+def test_probes_train_only_the_head(path):
+    model = build_model(load_config(str(path)))
+    model.train()
+    trained = {name.split('.')[0] for name, p in model.named_parameters() if p.requires_grad}
+    assert trained == {'head'}
+    assert model.backbone.init_cfg['prefix'] == 'backbone.'
