@@ -9,13 +9,10 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.logging import MMLogger
-from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcoc.models.layers import ContextClusterMixer
 from mmcoc.registry import MODELS
-from mmcoc.utils.checkpoint import load_weights
+from .base import ClusteringBackbone, init_trunc_normal
 
 NUM_STAGES = 4
 POSITION_CHANNELS = 2
@@ -71,7 +68,7 @@ class ClusterBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ContextCluster(BaseModule):
+class ContextCluster(ClusteringBackbone):
     """Context-Cluster backbone: an image is a set of points (RGB + 2 position channels).
 
     Args:
@@ -179,49 +176,20 @@ class ContextCluster(BaseModule):
     @classmethod
     def resolve_arch(cls, arch, proposals=None, folds=None) -> Dict:
         """Expand an arch name or dict to per-stage lists, checking every value."""
-        if isinstance(arch, str):
-            if arch not in cls.arch_settings:
-                raise KeyError(f'Unknown ContextCluster arch {arch!r}; known archs: '
-                               f'{", ".join(cls.arch_settings)} (or pass a dict with the keys '
-                               f'{", ".join(_STAGE_KEYS)})')
-            arch = cls.arch_settings[arch]
-        if not isinstance(arch, dict):
-            raise TypeError(f'arch must be a str or dict, got {type(arch).__name__}')
-        arch = dict(arch)
+        arch = cls._arch_dict(arch, 'ContextCluster', _STAGE_KEYS)
         arch.setdefault('mlp_ratios', cls.default_mlp_ratios)
         if proposals is not None:
             arch['proposals'] = proposals
         if folds is not None:
             arch['folds'] = folds
-        missing = [k for k in _STAGE_KEYS if k not in arch]
-        unknown = [k for k in arch if k not in _STAGE_KEYS]
-        if missing or unknown:
-            raise KeyError(f'ContextCluster arch dict: missing keys {missing}, unknown keys '
-                           f'{unknown}; expected {list(_STAGE_KEYS)}')
+        cls._check_arch_keys(arch, 'ContextCluster', _STAGE_KEYS)
         resolved = {}
         for key in _STAGE_KEYS:
-            value = arch[key]
-            value = [value] * NUM_STAGES if isinstance(value, (int, float)) else list(value)
-            if len(value) != NUM_STAGES:
-                raise ValueError(f'arch[{key!r}] needs one value per stage ({NUM_STAGES}), '
-                                 f'got {value}')
+            value = cls._per_stage(key, arch[key])
             if key != 'mlp_ratios' and not all(isinstance(x, int) and x >= 1 for x in value):
                 raise ValueError(f'arch[{key!r}] must hold positive ints, got {value}')
             resolved[key] = value
         return resolved
-
-    def _resolve_out_indices(self, out_indices):
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        resolved = []
-        for index in out_indices:
-            if not -NUM_STAGES <= index < NUM_STAGES:
-                raise ValueError(f'out_indices must be stage indices in [0, {NUM_STAGES - 1}] '
-                                 f'(or negative), got {index}')
-            resolved.append(index % NUM_STAGES)
-        if len(set(resolved)) != len(resolved):
-            raise ValueError(f'out_indices repeats a stage: {out_indices}')
-        return tuple(sorted(resolved))
 
     def _make_downsample(self, stage: int, in_dim: int, out_dim: int,
                          norm_cfg: Dict) -> nn.Module:
@@ -238,19 +206,12 @@ class ContextCluster(BaseModule):
     @staticmethod
     def _init_linear(m):
         # As the reference: Linear layers truncated-normal(0.02), convs keep PyTorch's init.
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        init_trunc_normal(m, nn.Linear)
 
     # ------------------------------------------------------------------ forward
     def check_input(self, x: torch.Tensor):
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
-            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(
-                f'ContextCluster expects images as a [N, {self.in_channels}, H, W] tensor and '
-                f'appends the {POSITION_CHANNELS} position channels itself; got {shape}. '
-                'Convert gray or RGBA images to RGB in the data pipeline.')
+        self._check_image_batch(
+            x, 'ContextCluster', f' and appends the {POSITION_CHANNELS} position channels itself')
         if min(x.shape[2:]) < self.min_input_size:
             raise ValueError(
                 f'ContextCluster needs inputs of at least {self.min_input_size}x'
@@ -288,9 +249,7 @@ class ContextCluster(BaseModule):
         return tuple(outs)
 
     # ------------------------------------------------------------------ training state
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
+    def _frozen_modules(self):
         frozen = [self.patch_embed]
         for stage in range(self.frozen_stages):
             frozen.append(self.network[2 * stage])
@@ -298,29 +257,10 @@ class ContextCluster(BaseModule):
                 frozen.append(self.network[2 * stage - 1])
             if stage in self.out_indices:
                 frozen.append(getattr(self, self.norm_name(stage)))
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        return frozen
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
-    def init_weights(self):
-        init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
-        if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
-            logger = MMLogger.get_current_instance()
-            load_weights(self, init_cfg['checkpoint'], checkpoint_filter_fn,
-                         prefix=init_cfg.get('prefix'), logger=logger)
-            self._is_init = True
-            return
-        super().init_weights()
+    def checkpoint_filter(self, init_cfg):
+        return checkpoint_filter_fn
 
 
 # Official renames of the first generation's token-mixer convs.

@@ -20,14 +20,12 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcoc.models.layers.equal_clustering import equal_cluster_attention
 from mmcoc.registry import MODELS
-from mmcoc.utils.checkpoint import load_weights
 
+from .base import ClusteringBackbone, TimmClassifierMixin, init_trunc_normal
 from .context_cluster import unwrap_state_dict
 
 NUM_STAGES = 4
@@ -216,7 +214,7 @@ class ConvStem(nn.Module):
 
 
 @MODELS.register_module()
-class SecViT(BaseModule):
+class SecViT(ClusteringBackbone):
     """SecViT backbone: a convolutional stem and four stages of SEC-attention blocks.
 
     Args:
@@ -319,33 +317,16 @@ class SecViT(BaseModule):
     @classmethod
     def resolve_arch(cls, arch, num_clusters=None, drop_path_rate=None) -> Dict:
         """Expand an arch name or dict to per-stage lists, checking every value."""
-        if isinstance(arch, str):
-            if arch not in cls.arch_settings:
-                raise KeyError(f'Unknown SecViT arch {arch!r}; known archs: '
-                               f'{", ".join(cls.arch_settings)} (or pass a dict with the keys '
-                               f'{", ".join(_ARCH_KEYS)})')
-            arch = cls.arch_settings[arch]
-        if not isinstance(arch, dict):
-            raise TypeError(f'arch must be a str or dict, got {type(arch).__name__}')
-        arch = {**cls.arch_defaults, **arch}
+        arch = {**cls.arch_defaults, **cls._arch_dict(arch, 'SecViT', _ARCH_KEYS)}
         if num_clusters is not None:
             arch['num_clusters'] = num_clusters
         if drop_path_rate is not None:
             arch['drop_path_rate'] = drop_path_rate
-        missing = [k for k in _ARCH_KEYS if k not in arch]
-        unknown = [k for k in arch if k not in _ARCH_KEYS]
-        if missing or unknown:
-            raise KeyError(f'SecViT arch dict: missing keys {missing}, unknown keys {unknown}; '
-                           f'expected {list(_ARCH_KEYS)}')
+        cls._check_arch_keys(arch, 'SecViT', _ARCH_KEYS)
         resolved = dict(drop_path_rate=float(arch['drop_path_rate']))
         for key in ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
                     'layer_scale'):
-            value = arch[key]
-            value = [value] * NUM_STAGES if isinstance(value, (int, float, bool)) \
-                else list(value)
-            if len(value) != NUM_STAGES:
-                raise ValueError(f'arch[{key!r}] needs one value per stage ({NUM_STAGES}), '
-                                 f'got {value}')
+            value = cls._per_stage(key, arch[key])
             if key in ('embed_dims', 'num_heads', 'num_clusters') and not all(
                     isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in value):
                 raise ValueError(f'arch[{key!r}] must hold positive ints, got {value}')
@@ -360,34 +341,14 @@ class SecViT(BaseModule):
                                  'int divisible by 4 (2D rotary position encoding)')
         return resolved
 
-    def _resolve_out_indices(self, out_indices):
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        resolved = []
-        for index in out_indices:
-            if not -NUM_STAGES <= index < NUM_STAGES:
-                raise ValueError(f'out_indices must be stage indices in [0, {NUM_STAGES - 1}] '
-                                 f'(or negative), got {index}')
-            resolved.append(index % NUM_STAGES)
-        if len(set(resolved)) != len(resolved):
-            raise ValueError(f'out_indices repeats a stage: {out_indices}')
-        return tuple(sorted(resolved))
-
     @staticmethod
     def _init_weights(m):
         # as the reference: every conv and linear truncated-normal(0.02) with zero bias
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        init_trunc_normal(m, (nn.Conv2d, nn.Linear))
 
     # ------------------------------------------------------------------ forward
     def check_input(self, x: torch.Tensor):
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
-            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(
-                f'SecViT expects images as a [N, {self.in_channels}, H, W] tensor; got {shape}. '
-                'Convert gray or RGBA images to RGB in the data pipeline.')
+        self._check_image_batch(x, 'SecViT')
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
@@ -402,9 +363,7 @@ class SecViT(BaseModule):
         return tuple(outs)
 
     # ------------------------------------------------------------------ training state
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
+    def _frozen_modules(self):
         frozen = [self.patch_embed]
         for i in range(self.frozen_stages):
             frozen.append(self.layers[i].blocks)
@@ -412,30 +371,10 @@ class SecViT(BaseModule):
                 frozen.append(self.layers[i - 1].downsample)
             if self.norm_outputs and i in self.out_indices:
                 frozen.append(getattr(self, f'out_norm{i}'))
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        return frozen
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
-    def init_weights(self):
-        init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
-        if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
-            filter_fn = functools.partial(checkpoint_filter_fn,
-                                          use_ema=init_cfg.get('use_ema', False))
-            load_weights(self, init_cfg['checkpoint'], filter_fn,
-                         prefix=init_cfg.get('prefix'), logger=MMLogger.get_current_instance())
-            self._is_init = True
-            return
-        super().init_weights()
+    def checkpoint_filter(self, init_cfg):
+        return functools.partial(checkpoint_filter_fn, use_ema=init_cfg.get('use_ema', False))
 
 
 def classifier_layers(in_dim: int, norm_cfg: Dict = dict(type='BN')):
@@ -462,13 +401,12 @@ class SecViTNeck(BaseModule):
         return (x, ) if isinstance(inputs, (tuple, list)) else x
 
 
-class SecViTClassifier(SecViT):
+class SecViTClassifier(TimmClassifierMixin, SecViT):
     """The official classifier (timm's ``secvit_*``): the backbone's last map, ``proj`` (1x1
     conv to 1024), ``norm`` (BN), Swish, global average, ``head`` (linear)."""
 
     def __init__(self, arch='t', num_classes=1000, in_chans=3, global_pool='avg', **kwargs):
-        if global_pool not in ('avg', ''):
-            raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
+        self.check_global_pool(global_pool)
         kwargs.pop('out_indices', None)
         kwargs.pop('norm_outputs', None)
         super().__init__(arch=arch, in_channels=in_chans, out_indices=NUM_STAGES - 1,
@@ -481,31 +419,8 @@ class SecViTClassifier(SecViT):
         self._init_weights(self.proj)
         self.head = self._make_head(num_classes)
 
-    def _make_head(self, num_classes: int) -> nn.Module:
-        head = nn.Linear(CLASSIFIER_DIM, num_classes) if num_classes > 0 else nn.Identity()
-        head.apply(self._init_weights)
-        return head
-
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool=None):
-        self.num_classes = num_classes
-        if global_pool is not None:
-            self.global_pool = global_pool
-        self.head = self._make_head(num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x)[-1]
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.act(self.norm(self.proj(x)))
-        if self.global_pool == 'avg':
-            x = x.mean((-2, -1))
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.proj(x)))
 
 
 # ---------------------------------------------------------------------- weights

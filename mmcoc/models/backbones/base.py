@@ -1,0 +1,164 @@
+"""What the four-stage clustering backbones (ContextCluster and its FEC, SecViT) share: stage
+selection, freezing, norm_eval, loading a ``Pretrained`` init_cfg through their own checkpoint
+filter, and the timm classifier head built on their last map."""
+from typing import Callable, Dict, List, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmcoc.utils.checkpoint import load_weights
+
+
+def init_trunc_normal(m: nn.Module, types):
+    """Truncated-normal(0.02) weights and zero bias for a module of ``types``, as the reference
+    implementations initialise; ``model.apply(partial(init_trunc_normal, types=...))``."""
+    if isinstance(m, types):
+        nn.init.trunc_normal_(m.weight, std=.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+class ClusteringBackbone(BaseModule):
+    """Base of a backbone with ``num_stages`` stages, ``out_indices``, ``frozen_stages`` and
+    ``norm_eval``. A subclass lists what each frozen stage holds (``_frozen_modules``) and maps
+    checkpoints onto its names (``checkpoint_filter``)."""
+    num_stages = 4
+
+    # ------------------------------------------------------------------ configuration
+    @classmethod
+    def _arch_dict(cls, arch, family: str, keys: Sequence[str]) -> Dict:
+        """A copy of the arch dict ``arch`` names (a key of ``arch_settings``) or is."""
+        if isinstance(arch, str):
+            if arch not in cls.arch_settings:
+                raise KeyError(f'Unknown {family} arch {arch!r}; known archs: '
+                               f'{", ".join(cls.arch_settings)} (or pass a dict with the keys '
+                               f'{", ".join(keys)})')
+            arch = cls.arch_settings[arch]
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or dict, got {type(arch).__name__}')
+        return dict(arch)
+
+    @staticmethod
+    def _check_arch_keys(arch: Dict, family: str, keys: Sequence[str]):
+        missing = [k for k in keys if k not in arch]
+        unknown = [k for k in arch if k not in keys]
+        if missing or unknown:
+            raise KeyError(f'{family} arch dict: missing keys {missing}, unknown keys '
+                           f'{unknown}; expected {list(keys)}')
+
+    @classmethod
+    def _per_stage(cls, key: str, value) -> List:
+        """``arch[key]`` as one value per stage; a single value serves every stage."""
+        value = [value] * cls.num_stages if isinstance(value, (int, float)) else list(value)
+        if len(value) != cls.num_stages:
+            raise ValueError(f'arch[{key!r}] needs one value per stage ({cls.num_stages}), '
+                             f'got {value}')
+        return value
+
+    # ------------------------------------------------------------------ forward
+    def _check_image_batch(self, x, family: str, note: str = ''):
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
+            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f'{family} expects images as a [N, {self.in_channels}, H, W] tensor{note}; got '
+                f'{shape}. Convert gray or RGBA images to RGB in the data pipeline.')
+
+    def _resolve_out_indices(self, out_indices):
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        resolved = []
+        for index in out_indices:
+            if not -self.num_stages <= index < self.num_stages:
+                raise ValueError(f'out_indices must be stage indices in '
+                                 f'[0, {self.num_stages - 1}] (or negative), got {index}')
+            resolved.append(index % self.num_stages)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f'out_indices repeats a stage: {out_indices}')
+        return tuple(sorted(resolved))
+
+    # ------------------------------------------------------------------ training state
+    def _frozen_modules(self) -> List[nn.Module]:
+        """The modules of the stem and of stages ``0 .. frozen_stages - 1`` (``frozen_stages``
+        is at least 0 when this is called)."""
+        raise NotImplementedError
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        # train() puts every module back in training mode, the frozen ones included
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ------------------------------------------------------------------ weights
+    def checkpoint_filter(self, init_cfg: Dict) -> Callable:
+        """``filter(state_dict, model)`` mapping a checkpoint onto this model's names, with the
+        options the ``Pretrained`` init_cfg gives."""
+        raise NotImplementedError
+
+    def init_weights(self):
+        init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
+        if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
+            # mmengine's own Pretrained init knows neither the official layouts nor EMA weights
+            load_weights(self, init_cfg['checkpoint'], self.checkpoint_filter(init_cfg),
+                         prefix=init_cfg.get('prefix'), logger=MMLogger.get_current_instance())
+            self._is_init = True
+            return
+        super().init_weights()
+
+
+class TimmClassifierMixin:
+    """timm's classifier interface over a ClusteringBackbone whose last returned map feeds
+    ``pre_pool`` (identity unless a subclass adds layers), global mean (``global_pool='avg'``)
+    and a linear ``head`` from ``head_hidden_size`` features. Put it before the backbone among
+    the bases; the subclass sets ``num_classes``, ``global_pool``, ``head_hidden_size`` and
+    ``head``."""
+
+    @staticmethod
+    def check_global_pool(global_pool):
+        if global_pool not in ('avg', ''):
+            raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
+
+    def _make_head(self, num_classes: int) -> nn.Module:
+        if num_classes <= 0:
+            return nn.Identity()
+        head = nn.Linear(self.head_hidden_size, num_classes)
+        init_trunc_normal(head, nn.Linear)
+        return head
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, global_pool=None):
+        self.num_classes = num_classes
+        if global_pool is not None:
+            self.global_pool = global_pool
+        self.head = self._make_head(num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x)[-1]
+
+    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.pre_pool(x)
+        if self.global_pool == 'avg':
+            x = x.mean((-2, -1))
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
