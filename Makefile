@@ -7,9 +7,14 @@ SEG_CONFIG := configs/demo/coc_tiny_fpn_demo.py
 SEG_WORK_DIR := work_dirs/coc_tiny_fpn_demo
 CLS_CONFIG := configs/demo/coc_tiny_plain_cls_demo.py
 CLS_WORK_DIR := work_dirs/coc_tiny_plain_cls_demo
+DC_CONFIG := configs/deepcluster/deepcluster_coc_tiny_plain_demo.py
+DC_PROBE_CONFIG := configs/deepcluster/linear_probe_coc_tiny_plain_demo.py
+DC_WORK_DIR := work_dirs/deepcluster_coc_tiny_plain_demo
 
-.PHONY: setup demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data demo-backbone test \
-	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo
+.PHONY: setup browser demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data \
+	demo-backbone test \
+	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo \
+	demo-deepcluster
 
 setup:
 	@bash tools/setup_env.sh
@@ -41,10 +46,26 @@ demo-cls: demo-cls-data
 	$(PYTHON) tools/test.py $(CLS_CONFIG) "$$(cat $(CLS_WORK_DIR)/last_checkpoint)" \
 		--work-dir $(CLS_WORK_DIR) --show-dir $(abspath $(CLS_WORK_DIR))/predictions
 
+# DeepCluster: pretrain CoC-tiny_plain on the demo images without their labels, then train a
+# linear probe on the frozen backbone, and on the same backbone at random initialisation
+demo-deepcluster: demo-cls-data
+	$(PYTHON) tools/train.py $(DC_CONFIG) --work-dir $(DC_WORK_DIR)
+	$(PYTHON) tools/train.py $(DC_PROBE_CONFIG) --work-dir $(DC_WORK_DIR)/probe_pretrained \
+		--cfg-options model.backbone.init_cfg.checkpoint="$$(cat $(DC_WORK_DIR)/last_checkpoint)"
+	$(PYTHON) tools/train.py $(DC_PROBE_CONFIG) --work-dir $(DC_WORK_DIR)/probe_random_init \
+		--cfg-options model.backbone.init_cfg=None
+	@grep -h "DeepCluster epoch" $(DC_WORK_DIR)/*/*.log | tail -1
+	@for probe in pretrained random_init; do \
+		echo "linear probe, $$probe: $$(grep -h 'accuracy/top1' $(DC_WORK_DIR)/probe_$$probe/*/*.log | tail -1 | sed 's/.*accuracy/accuracy/')"; done
+
 demo-backbone: setup
 	$(PYTHON) tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo_backbone
 
-test: setup
+# the browser test needs Debian's chromium and chromium-driver (installed once, then checked)
+browser:
+	@bash tools/setup_browser.sh
+
+test: setup browser
 	$(PYTHON) -m pytest -q tests
 
 benchmark: setup

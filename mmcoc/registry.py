@@ -5,10 +5,20 @@ the package in with ``custom_imports=dict(imports=['mmcoc'], allow_failed_import
 mmengine resolves the ``mmcoc.`` prefix to this child of its root ``MODELS`` registry, whichever
 scope (mmdet, mmseg, mmpretrain) builds the model.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmcoc', locations=['mmcoc.models'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mmcoc',
                           locations=['mmcoc.engine'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmcoc', locations=['mmcoc.engine'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmcoc',
+                         locations=['mmcoc.datasets'])
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmcoc', locations=['mmcoc.engine'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmcoc',
+                      locations=['mmcoc.datasets'])

@@ -84,6 +84,6 @@ fi
 
 log "installing the OpenMMLab stack and mmcoc (editable)"
 "${pip[@]}" install -q "${find_links[@]}" -c "$pins" -r "$pins" -e "$root"
-"$venv/bin/python" -c "import mmcoc, mmcv.ops, mmdet, mmseg, mmpretrain, timm; print('mmcoc', mmcoc.__version__, '| mmcv', mmcv.__version__, '| torch', __import__('torch').__version__)"
+"$venv/bin/python" -c "import mmcoc, mmcv.ops, mmdet, mmseg, mmpretrain, timm, sklearn, faiss; print('mmcoc', mmcoc.__version__, '| mmcv', mmcv.__version__, '| torch', __import__('torch').__version__)"
 echo "$stamp_now" > "$venv/.mmcoc-stamp"
 log "done"

@@ -78,3 +78,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=False)
+# cluster maps of two validation images as training goes (before it, then every 100
+# iterations), written by the visualizer to <work dir>/<time>/vis_data/vis_image/clusters_*
+custom_hooks = [dict(type='mmcoc.ClusterVisualizationHook', interval=100, num_images=2)]

@@ -40,7 +40,9 @@ model = dict(
 
 image_scale = (160, 160)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # names an empty, truncated or undecodable image (on_error='skip' skips it with a warning);
+    # the test pipeline keeps mmcv's loader, which mmdet's inferencers look for by name
+    dict(type='mmcoc.LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -83,3 +85,6 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=2))
+# cluster maps of two validation images as training goes (before it, then every 100
+# iterations), written by the visualizer to <work dir>/<time>/vis_data/vis_image/clusters_*
+custom_hooks = [dict(type='mmcoc.ClusterVisualizationHook', interval=100, num_images=2)]

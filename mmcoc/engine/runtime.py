@@ -20,6 +20,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
+from .recovery import make_recoverable
+
 
 def _replace_sync_bn(node):
     if isinstance(node, dict):
@@ -97,8 +99,10 @@ def build_model(cfg: Config) -> nn.Module:
 
 
 def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
-    """The config's runner, after adapting the config to this machine and creating the process
+    """The config's runner, after adapting the config to this machine, switching it to the
+    resumable loop and checkpoint hook (``mmcoc.engine.recovery``) and creating the process
     group of a CPU launch."""
     adapt_to_machine(cfg, launcher)
+    make_recoverable(cfg)
     init_distributed(launcher)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

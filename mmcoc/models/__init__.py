@@ -1,7 +1,10 @@
-from .backbones import ContextCluster, checkpoint_filter_fn
+from .backbones import FEC, ContextCluster, SecViT, checkpoint_filter_fn
 from .layers import ContextClusterMixer, context_cluster
-from .timm_models import ContextClusterClassifier
+from .selfsup import DeepCluster, SobelDataPreprocessor
+from .timm_models import ContextClusterClassifier, FECClassifier
 from .weight_layouts import LAYOUTS, convert_checkpoint
 
-__all__ = ['ContextCluster', 'ContextClusterClassifier', 'ContextClusterMixer', 'LAYOUTS',
-           'checkpoint_filter_fn', 'context_cluster', 'convert_checkpoint']
+__all__ = ['ContextCluster', 'ContextClusterClassifier', 'FEC', 'FECClassifier',
+           'ContextClusterMixer', 'LAYOUTS',
+           'SecViT', 'checkpoint_filter_fn', 'context_cluster', 'convert_checkpoint']
+__all__ += ['DeepCluster', 'SobelDataPreprocessor']

@@ -96,6 +96,18 @@ def register_checkpoint_loader():
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
 
 
+def check_shapes(checkpoint: str, state_dict: Dict, model: nn.Module):
+    """Raise on the first tensor whose shape differs between ``state_dict`` and ``model``,
+    naming it and both shapes (torch and mmengine only warn and load the rest)."""
+    own = model.state_dict()
+    for key, value in state_dict.items():
+        if key in own and hasattr(value, 'shape') and value.shape != own[key].shape:
+            raise ValueError(
+                f'checkpoint {checkpoint!r} does not fit {type(model).__name__}: {key!r} has '
+                f'shape {tuple(value.shape)} in the checkpoint but {tuple(own[key].shape)} in '
+                'the model. Check the arch of the config, or that this checkpoint belongs to it.')
+
+
 def load_weights(model: nn.Module,
                  checkpoint: str,
                  filter_fn: Callable[[Dict, nn.Module], Dict],
@@ -121,12 +133,7 @@ def load_weights(model: nn.Module,
         raise ValueError(
             f'no key of checkpoint {checkpoint!r} matches {type(model).__name__} (first keys: '
             f'{list(state_dict)[:5]}). Is it a checkpoint of this architecture?')
-    for key in matched:
-        if state_dict[key].shape != own[key].shape:
-            raise ValueError(
-                f'checkpoint {checkpoint!r} does not fit {type(model).__name__}: {key!r} has '
-                f'shape {tuple(state_dict[key].shape)} in the checkpoint but '
-                f'{tuple(own[key].shape)} in the model. Check the arch of the config.')
+    check_shapes(checkpoint, state_dict, model)
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     model.load_state_dict({k: state_dict[k] for k in matched}, strict=False)

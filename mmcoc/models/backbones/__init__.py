@@ -1,3 +1,7 @@
 from .context_cluster import ContextCluster, checkpoint_filter_fn
+from .fec import FEC
+from .secvit import SecViT, SecViTNeck
+from .vgg import VGG
 
-__all__ = ['ContextCluster', 'checkpoint_filter_fn']
+__all__ = ['ContextCluster', 'FEC', 'SecViT', 'SecViTNeck', 'checkpoint_filter_fn']
+__all__ += ['VGG']
