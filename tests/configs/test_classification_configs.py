@@ -62,6 +62,22 @@ def test_classification_demo_config_matches_the_demo_data():
     assert list(cfg.classes) == sorted(CLASSES)  # class folders, as CustomDataset sorts them
     assert cfg.model.head.num_classes == len(CLASSES)
     assert cfg.model.backbone.arch == 'tiny_plain'
-    assert cfg.model.backbone.get('init_cfg') is None  # random init: nothing to download
+    assert cfg.model.backbone.init_cfg.type == 'Kaiming'  # random init: nothing to download
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         assert loader.dataset.data_root == 'data/demo_shapes_cls'
+
+
+def test_classification_demo_initialisation_makes_blocks_act_from_the_start():
+    """The demo's backbone init_cfg (Kaiming, layer scale 1, BatchNorm) reaches the modules:
+    ContextCluster applies any non-Pretrained init_cfg after its own truncated-normal init."""
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(str(CONFIGS.parent / 'demo' / 'coc_tiny_plain_cls_demo.py'))
+    init_default_scope('mmpretrain')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    block = model.backbone.network[0][0]
+    assert isinstance(block.norm1, torch.nn.BatchNorm2d)
+    assert torch.equal(block.layer_scale_1.detach(), torch.ones_like(block.layer_scale_1))
+    fc1 = block.mlp.fc1.weight  # [256, 32]: Kaiming-normal std sqrt(2 / 32) = 0.25
+    assert abs(fc1.std().item() - (2 / fc1.shape[1]) ** 0.5) < 0.02
+    assert abs(model.head.fc.weight.std().item() - 0.02) < 0.005  # the head keeps TruncNormal
