@@ -8,9 +8,11 @@ memory is the worker's resident-set high-water mark above what it held before th
 
     python tools/benchmark_backbone.py                # the full table (about 10 min on 2 cores)
     python tools/benchmark_backbone.py --quick        # a small smoke run
+    python tools/benchmark_backbone.py --cases 'fec_small *' 'resnet50 *'   # chosen rows only
 """
 import argparse
 import contextlib
+import fnmatch
 import os
 import platform
 import tempfile
@@ -64,6 +66,19 @@ def cases(quick: bool):
         dict(name='coc_small 1x3x768x1152, p5', kind='backbone', arch='small',
              shape=DETECTION_SIZE, proposals=5),
         dict(name='resnet50 1x3x768x1152', kind='resnet50', shape=DETECTION_SIZE),
+        # FEC-small at its classification setting (4x4, 4x4, 2x2, 2x2 centers, no regions) and
+        # its released detection setting (7x7 centers, 2x2 regions in stages 1-2)
+        dict(name='fec_small 8x3x224x224, p[4,4,2,2]', kind='backbone', shape=(8, 3, 224, 224),
+             backbone=dict(type='FEC', arch='small')),
+        dict(name='fec_small 1x3x768x1152, p7, folds [2,2,1,1]', kind='backbone',
+             shape=DETECTION_SIZE,
+             backbone=dict(type='FEC', arch='small', proposals=7, folds=[2, 2, 1, 1])),
+        # SecViT-T: 32 / 8 / 2 equal groups per head, global attention in the last stage
+        dict(name='secvit_t 8x3x224x224', kind='backbone', shape=(8, 3, 224, 224),
+             backbone=dict(type='SecViT', arch='t')),
+        dict(name='secvit_t 1x3x768x1152', kind='backbone', shape=DETECTION_SIZE,
+             backbone=dict(type='SecViT', arch='t')),
+        dict(name='resnet50 8x3x224x224', kind='resnet50', shape=(8, 3, 224, 224)),
     ]
 
 
@@ -97,6 +112,9 @@ def make_inputs(case):
     if case['kind'] == 'resnet50':
         import torchvision
         model = torchvision.models.resnet50()
+    elif 'backbone' in case:  # any mmcoc backbone, built by the registry from its settings
+        from mmcoc.registry import MODELS
+        model = MODELS.build(dict(case['backbone'], out_indices=(0, 1, 2, 3)))
     else:
         from mmcoc.models import ContextCluster
         model = ContextCluster(case['arch'], proposals=case['proposals'], folds=[8, 4, 2, 1],
@@ -133,8 +151,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--reps', type=int, default=3, help='timed fwd+bwd runs per case')
     parser.add_argument('--quick', action='store_true', help='small inputs (smoke test)')
+    parser.add_argument('--cases', nargs='+', metavar='PATTERN',
+                        help="run only the rows whose name matches a shell-style pattern, "
+                        "e.g. 'coc_small *' 'resnet50 *' (default: all rows)")
     args = parser.parse_args()
     op_cases, backbone_cases = cases(args.quick)
+    if args.cases:
+        def chosen(rows):
+            return [c for c in rows if any(fnmatch.fnmatchcase(c['name'], p) for p in args.cases)]
+        op_cases, backbone_cases = chosen(op_cases), chosen(backbone_cases)
+        if not op_cases + backbone_cases:
+            parser.error(f'no row matches {args.cases}; the rows are: ' + ', '.join(
+                repr(c['name']) for c in sum(cases(args.quick), [])))
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.processor() or platform.machine()}, CPU, fp32, fastest of {args.reps} '
           'fwd+bwd after a warm-up\n', flush=True)
@@ -156,7 +184,8 @@ def main():
                 f"| {res['fast']['peak']:.0f} | {res['naive']['peak'] / res['fast']['peak']:.1f}x "
                 f'| {diff:.1e} |')
             print(rows[-1], flush=True)
-    print('\n' + '\n'.join(rows))
+    if op_cases:
+        print('\n' + '\n'.join(rows))
 
     print('\n| backbone (fast op), dense outputs | fwd+bwd (s) | peak (MiB) |\n|---|---|---|')
     for case in backbone_cases:

@@ -6,7 +6,7 @@ Batches of 224x224 images through each model (``timm.create_model``, random weig
 ``--reps`` batches after a warm-up, peak memory above the loaded model. Prints a markdown table
 with parameters and FLOPs per image (``mmengine.analysis``).
 
-    python tools/benchmark_classifier.py [--batch 32] [--reps 3] [--size 224]
+    python tools/benchmark_classifier.py [--batch 32] [--reps 3] [--size 224] [--models NAME ...]
 """
 import argparse
 import platform
@@ -19,6 +19,8 @@ MODELS = {
     'CoC-tiny': 'coc_tiny',
     'CoC-small': 'coc_small',
     'CoC-medium': 'coc_medium',
+    'FEC-small': 'fec_small',
+    'SecViT-T': 'secvit_t',
     'PoolFormer-S12 (timm)': 'poolformer_s12',
     'PoolFormer-S24 (timm)': 'poolformer_s24',
     'ResNet-50 (timm)': 'resnet50',
@@ -28,7 +30,7 @@ MODELS = {
 def worker(queue, name, batch, size, reps):
     import timm
 
-    import mmcoc  # noqa: F401  (registers coc_*)
+    import mmcoc  # noqa: F401  (registers coc_*, secvit_*)
     torch.manual_seed(0)
     model = timm.create_model(MODELS[name]).eval()
     images = torch.randn(batch, 3, size, size)
@@ -48,13 +50,15 @@ def main():
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--reps', type=int, default=3, help='timed batches per model')
     parser.add_argument('--size', type=int, default=224, help='image side (px)')
+    parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS),
+                        metavar='NAME', help='rows to run (default: all): ' + ', '.join(MODELS))
     args = parser.parse_args()
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.machine()}, CPU, fp32, batches of {args.batch} x {args.size}x{args.size}, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| model | params (M) | GFLOPs/image | batch time (s) | images/s | peak (MiB) |\n'
           '|---|---|---|---|---|---|')
-    for name in MODELS:
+    for name in args.models:
         res = isolate(worker, name, args.batch, args.size, args.reps)
         print(f"| {name} | {res['params'] / 1e6:.1f} | {res['flops'] / 1e9:.2f} | "
               f"{res['time']:.3f} | {args.batch / res['time']:.1f} | {res['peak']:.0f} |",

@@ -1,10 +1,10 @@
-"""Mask R-CNN training step with a CoC-small backbone against mmdet's own ResNet-50 Mask R-CNN.
+"""Mask R-CNN training step with CoC-small, FEC-small, SecViT-T against mmdet's ResNet-50 one.
 
-Same synthetic batch for both (mmdet's ``demo_mm_inputs``: 2 images of 800x1216 with boxes and
+Same synthetic batch for all (mmdet's ``demo_mm_inputs``: 2 images of 800x1216 with boxes and
 masks), random init, one training step = forward + loss + backward + AdamW step, each model in a
 process of its own. Prints a markdown table.
 
-    python tools/benchmark_detector.py [--reps 2] [--size 800 1216]
+    python tools/benchmark_detector.py [--reps 2] [--size 800 1216] [--models NAME ...]
 """
 import argparse
 import platform
@@ -19,6 +19,8 @@ from mmcoc.utils.measure import isolate, time_and_peak
 DETECTORS = {
     'CoC-small (4 centers) Mask R-CNN': 'configs/context_cluster/coc_small_maskrcnn_coco.py',
     'CoC-small (25 centers) Mask R-CNN': 'configs/context_cluster/coc_small_25_maskrcnn_coco.py',
+    'FEC-small Mask R-CNN': 'configs/fec/fec_small_maskrcnn_coco.py',
+    'SecViT-T Mask R-CNN': 'configs/secvit/secvit_t_maskrcnn_coco.py',
     'ResNet-50 Mask R-CNN (mmdet)': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
 }
 
@@ -52,13 +54,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--reps', type=int, default=2, help='timed steps per model')
     parser.add_argument('--size', type=int, nargs=2, default=[800, 1216], help='image H W')
+    parser.add_argument('--models', nargs='+', choices=list(DETECTORS), default=list(DETECTORS),
+                        metavar='NAME', help='rows to run (default: all): ' + ', '.join(DETECTORS))
     args = parser.parse_args()
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.machine()}, CPU, fp32, 2 images of {args.size[0]}x{args.size[1]}, '
           f'fastest of {args.reps} steps after a warm-up\n')
     print('| detector | params (M) | train step (s) | peak (MiB) |\n|---|---|---|---|')
-    for name, config in DETECTORS.items():
-        res = isolate(worker, name, config, tuple(args.size), args.reps)
+    for name in args.models:
+        res = isolate(worker, name, DETECTORS[name], tuple(args.size), args.reps)
         print(f"| {name} | {res['params'] / 1e6:.1f} | {res['time']:.2f} | {res['peak']:.0f} |",
               flush=True)
 

@@ -1,11 +1,11 @@
-"""Semantic FPN inference with a CoC-small backbone against mmseg's own ResNet-50 Semantic FPN.
+"""Semantic FPN inference with CoC-small, FEC-small, SecViT-T against mmseg's ResNet-50 one.
 
 One 512x512 image (a demo scene drawn at that size) through mmseg's ``inference_model`` (test
 pipeline, whole-image mode, logits resized to the image), random init, each model in a process
 of its own. Prints a markdown table with parameters and FLOPs (``mmengine.analysis``) beside the
 time and peak memory.
 
-    python tools/benchmark_segmentor.py [--reps 5] [--size 512]
+    python tools/benchmark_segmentor.py [--reps 5] [--size 512] [--models NAME ...]
 """
 import argparse
 import platform
@@ -20,6 +20,8 @@ from mmcoc.utils.measure import count_flops, isolate, time_and_peak
 SEGMENTORS = {
     'CoC-small (4 centers) Semantic FPN': 'configs/context_cluster/coc_small_fpn_ade20k.py',
     'CoC-small (25 centers) Semantic FPN': 'configs/context_cluster/coc_small_25_fpn_ade20k.py',
+    'FEC-small Semantic FPN': 'configs/fec/fec_small_fpn_ade20k.py',
+    'SecViT-T Semantic FPN': 'configs/secvit/secvit_t_fpn_ade20k.py',
     'ResNet-50 Semantic FPN (mmseg)': 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py',
 }
 
@@ -43,14 +45,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--reps', type=int, default=5, help='timed images per model')
     parser.add_argument('--size', type=int, default=512, help='image side (px)')
+    parser.add_argument('--models', nargs='+', choices=list(SEGMENTORS),
+                        default=list(SEGMENTORS), metavar='NAME', help='rows to run (default: all): ' + ', '.join(SEGMENTORS))
     args = parser.parse_args()
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.machine()}, CPU, fp32, one {args.size}x{args.size} image, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| segmentor | params (M) | GFLOPs | inference (s/image) | peak (MiB) |\n'
           '|---|---|---|---|---|')
-    for name, config in SEGMENTORS.items():
-        res = isolate(worker, name, config, args.size, args.reps)
+    for name in args.models:
+        res = isolate(worker, name, SEGMENTORS[name], args.size, args.reps)
         print(f"| {name} | {res['params'] / 1e6:.1f} | {res['flops'] / 1e9:.1f} | "
               f"{res['time']:.3f} | {res['peak']:.0f} |", flush=True)
 

@@ -63,6 +63,7 @@ def main(argv=None):
     problems = []
     for metafile in metafiles():
         doc = yaml.safe_load(metafile.read_text())
+        changed = False
         listed = {m['Config'] for m in doc['Models']}
         for config in sorted(metafile.parent.glob('*.py')):
             name = str(config.relative_to(ROOT))
@@ -82,7 +83,9 @@ def main(argv=None):
                                     f"parameters, {meta.get('FLOPs')} FLOPs; the model has "
                                     f'{params}, {flops}')
                 meta.update(FLOPs=flops, Parameters=params)
-        if not args.check:
+                changed = True
+        # a metafile without new numbers is left as it is (others may be editing it)
+        if changed and not args.check:
             metafile.write_text(yaml.safe_dump(doc, sort_keys=False, width=100))
     for problem in problems:
         print(problem)
