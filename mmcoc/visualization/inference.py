@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.registry import DefaultScope
 from mmengine.structures import BaseDataElement
 
 # the submodule: mmcoc.engine's hooks import this module while mmcoc.engine is being imported
@@ -162,6 +163,15 @@ class Prediction:
 def predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int = 5,
             score_threshold: float = 0.3) -> Prediction:
     """The model's prediction on an RGB image, through its task's inference API."""
+    # The APIs build their pipelines in the current default scope, which the last model loaded
+    # (init_detector, init_model: any task) set process-wide: use this model's own.
+    scope = next(name for name, task in TASKS.items() if task == loaded.task)
+    with DefaultScope.overwrite_default_scope(scope):
+        return _predict(loaded, image_rgb, topk, score_threshold)
+
+
+def _predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int,
+             score_threshold: float) -> Prediction:
     bgr = np.ascontiguousarray(image_rgb[..., ::-1])
     names = loaded.classes
     if loaded.task == 'classification':

@@ -52,6 +52,16 @@ def test_classifier_predicts_its_config_classes(classifier):
     assert list(scores.values()) == sorted(scores.values(), reverse=True)
 
 
+def test_prediction_uses_its_own_scope_whatever_was_loaded_last(classifier):
+    # init_detector / init_model set the default scope process-wide: a classifier loaded
+    # before a detector must still build mmpretrain's pipeline (the web app keeps both).
+    from mmengine.registry import DefaultScope, init_default_scope
+    init_default_scope('mmdet')
+    scores = predict(classifier, np.zeros((64, 64, 3), np.uint8), topk=2).scores
+    assert len(scores) == 2
+    assert DefaultScope.get_current_instance().scope_name == 'mmdet'  # left as it was
+
+
 def test_whole_and_backbone_checkpoints_load(classifier, tmp_path):
     state = {k: v + 0.5 for k, v in classifier.model.state_dict().items()}
     whole = tmp_path / 'whole.pth'
