@@ -7,11 +7,11 @@
 #   tools/train.py configs/deepcluster/linear_probe_coc_tiny_plain_demo.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/.../epoch_8.pth
 # and the same backbone at random initialisation with model.backbone.init_cfg=None.
-_base_ = 'mmpretrain::_base_/default_runtime.py'
+_base_ = [
+    '../_base_/datasets/demo_shapes_cls.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-data_root = 'data/demo_shapes_cls'
-classes = ('ellipse', 'rectangle', 'star', 'triangle')  # the class folders, sorted
-crop_size = 64
 
 model = dict(
     type='ImageClassifier',
@@ -21,34 +21,10 @@ model = dict(
         init_cfg=dict(type='Pretrained', prefix='backbone.',
                       checkpoint='work_dirs/deepcluster_coc_tiny_plain_demo/epoch_8.pth')),
     neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=len(classes), in_channels=320,
+    head=dict(type='LinearClsHead', num_classes={{_base_.data_preprocessor.num_classes}},
+              in_channels=320,
               loss=dict(type='CrossEntropyLoss')))
-data_preprocessor = dict(num_classes=len(classes), mean=[123.675, 116.28, 103.53],
-                         std=[58.395, 57.12, 57.375], to_rgb=True)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=int(crop_size / 0.9), edge='short'),
-    dict(type='CenterCrop', crop_size=crop_size),
-    dict(type='PackInputs'),
-]
-dataset = dict(type='CustomDataset', data_root=data_root, classes=classes)
-train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(**dataset, data_prefix='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=50, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**dataset, data_prefix='val', pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_evaluator = val_evaluator
+train_dataloader = dict(batch_size=32)
 
 max_epochs = 10
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)

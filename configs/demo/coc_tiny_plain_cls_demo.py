@@ -14,11 +14,9 @@
 # BatchNorm instead of GroupNorm speeds up the early steps further.
 _base_ = [
     '../_base_/models/coc_classifier.py',
+    '../_base_/datasets/demo_shapes_cls.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-data_root = 'data/demo_shapes_cls'
-classes = ('ellipse', 'rectangle', 'star', 'triangle')  # the class folders, sorted
-crop_size = 64
 
 model = dict(
     backbone=dict(
@@ -29,37 +27,8 @@ model = dict(
         layer_scale_init_value=1.0,
         init_cfg=dict(type='Kaiming', layer=['Conv2d', 'Linear'], mode='fan_in',
                       nonlinearity='relu', distribution='normal')),
-    head=dict(num_classes=len(classes), in_channels=320),
+    head=dict(num_classes={{_base_.data_preprocessor.num_classes}}, in_channels=320),
     train_cfg=dict(_delete_=True))
-data_preprocessor = dict(
-    num_classes=len(classes),
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)  # the model sees RGB, as the ImageNet configs
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=int(crop_size / 0.9), edge='short'),  # crop ratio 0.9
-    dict(type='CenterCrop', crop_size=crop_size),
-    dict(type='PackInputs'),
-]
-dataset = dict(type='CustomDataset', data_root=data_root, classes=classes)
-train_dataloader = dict(
-    batch_size=16, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(**dataset, data_prefix='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=50, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**dataset, data_prefix='val', pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_evaluator = val_evaluator
 
 max_epochs = 20
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=10)
