@@ -7,9 +7,10 @@ SEG_CONFIG := configs/demo/coc_tiny_fpn_demo.py
 SEG_WORK_DIR := work_dirs/coc_tiny_fpn_demo
 CLS_CONFIG := configs/demo/coc_tiny_plain_cls_demo.py
 CLS_WORK_DIR := work_dirs/coc_tiny_plain_cls_demo
-DC_CONFIG := configs/deepcluster/deepcluster_coc_tiny_plain_demo.py
-DC_PROBE_CONFIG := configs/deepcluster/linear_probe_coc_tiny_plain_demo.py
-DC_WORK_DIR := work_dirs/deepcluster_coc_tiny_plain_demo
+DC_CONFIG := configs/deepcluster/deepcluster_coc_tiny_plain_sobel_demo.py
+DC_PROBE_CONFIG := configs/deepcluster/linear_probe_coc_tiny_plain_sobel_demo.py
+DC_PROBE_RANDOM_CONFIG := configs/deepcluster/linear_probe_coc_tiny_plain_sobel_demo_random_init.py
+DC_WORK_DIR := work_dirs/deepcluster_coc_tiny_plain_sobel_demo
 
 .PHONY: setup browser demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data \
 	demo-backbone test \
@@ -52,9 +53,8 @@ demo-deepcluster: demo-cls-data
 	$(PYTHON) tools/train.py $(DC_CONFIG) --work-dir $(DC_WORK_DIR)
 	$(PYTHON) tools/train.py $(DC_PROBE_CONFIG) --work-dir $(DC_WORK_DIR)/probe_pretrained \
 		--cfg-options model.backbone.init_cfg.checkpoint="$$(cat $(DC_WORK_DIR)/last_checkpoint)"
-	$(PYTHON) tools/train.py $(DC_PROBE_CONFIG) --work-dir $(DC_WORK_DIR)/probe_random_init \
-		--cfg-options model.backbone.init_cfg=None
-	@grep -h "DeepCluster epoch" $(DC_WORK_DIR)/*/*.log | tail -1
+	$(PYTHON) tools/train.py $(DC_PROBE_RANDOM_CONFIG) --work-dir $(DC_WORK_DIR)/probe_random_init
+	@grep -h "DeepCluster epoch" "$$(ls -t $(DC_WORK_DIR)/*/*.log | head -1)" | sed 's/.*DeepCluster/DeepCluster/'
 	@for probe in pretrained random_init; do \
 		echo "linear probe, $$probe: $$(grep -h 'accuracy/top1' $(DC_WORK_DIR)/probe_$$probe/*/*.log | tail -1 | sed 's/.*accuracy/accuracy/')"; done
 

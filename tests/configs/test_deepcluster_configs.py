@@ -28,4 +28,13 @@ def test_probes_train_only_the_head(path):
     model.train()
     trained = {name.split('.')[0] for name, p in model.named_parameters() if p.requires_grad}
     assert trained == {'head'}
-    assert model.backbone.init_cfg['prefix'] == 'backbone.'
+    # a probe sees the input its pretraining saw
+    sobel = type(model.data_preprocessor).__name__ == 'SobelDataPreprocessor'
+    assert sobel == ('sobel' in path.stem)
+    if path.stem.endswith('_random_init'):
+        # the baseline: the weights the pretraining starts from
+        pretrain = load_config(str(CONFIGS / path.name.replace('linear_probe', 'deepcluster')
+                                   .replace('_random_init', '')))
+        assert model.backbone.init_cfg == pretrain.model.backbone.init_cfg
+    else:
+        assert model.backbone.init_cfg['prefix'] == 'backbone.'

@@ -16,6 +16,7 @@ from ...utils.kmeans import cluster_features, resolve_backend
 # Rows gathered per collective call: bounds the buffers on the communication device (a GPU
 # under nccl) to about 64k feature rows per rank, whatever the dataset size.
 GATHER_CHUNK = 65536
+CHECKPOINT_KEY = 'deepcluster'
 
 
 @HOOKS.register_module()
@@ -32,7 +33,8 @@ class DeepClusterHook(Hook):
 
     Logged every time (and written to the visualizer's scalars): the NMI between this and
     the previous assignment (stability) and, when the dataset has labels, the NMI against
-    them; the k-means loss; the number of re-seeded clusters.
+    them; the k-means loss; the number of re-seeded clusters. The assignment is saved in
+    every checkpoint and restored on resume.
 
     Args:
         pipeline (list[dict]): the deterministic transforms of the feature extraction, e.g.
@@ -121,6 +123,26 @@ class DeepClusterHook(Hook):
     def before_train_epoch(self, runner) -> None:
         if runner.epoch % self.interval == 0 or self.unwrap(runner).pseudo_labels is None:
             self.recluster(runner)
+
+    # ------------------------------------------------------------------ resuming
+    # The assignment is saved with every checkpoint, so a run resumed between two
+    # re-clusterings (interval > 1) trains on the labels it had, not on a new clustering.
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        labels = self.unwrap(runner).pseudo_labels
+        if labels is not None:
+            checkpoint[CHECKPOINT_KEY] = dict(pseudo_labels=labels.clone())
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get(CHECKPOINT_KEY)
+        if state is None:
+            return
+        labels = state['pseudo_labels']
+        model = self.unwrap(runner)
+        model.set_pseudo_labels(labels)
+        self.previous_labels = labels.numpy()
+        sampler = runner.train_dataloader.sampler
+        if self.uniform_sampling and isinstance(sampler, ClusterUniformSampler):
+            sampler.set_labels(labels.numpy())  # (another sampler: before_train says so)
 
     # ------------------------------------------------------------------ the re-clustering
     @torch.no_grad()

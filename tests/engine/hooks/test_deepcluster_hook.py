@@ -118,3 +118,31 @@ def test_two_gloo_processes_train_on_the_same_labels(tiny_imagenet, tmp_path):
         drawn = torch.cat([r['rank_indices'] for r in ranks])
         assert len(drawn) == NUM_TRAIN
         assert np.all(np.bincount(labels[0][drawn].numpy(), minlength=NUM_CLUSTERS) >= 2)
+
+
+def test_resume_between_reclusterings_keeps_the_assignment(tiny_imagenet, tmp_path):
+    """Re-clustering every 2 epochs, killed after epoch 0 and resumed: epoch 1 trains on the
+    labels of epoch 0, restored from the checkpoint, not on a fresh clustering."""
+    options = dict(data_option(tiny_imagenet), **{'custom_hooks.0.interval': 2,
+                                                  'default_hooks.checkpoint.interval': 1})
+    sys.path.insert(0, str(HERE))
+    try:
+        first = tmp_path / 'first'
+        cfg = load_config(CONFIG, cfg_options=dict(options, **{'train_cfg.max_epochs': 1}),
+                          work_dir=str(first))
+        build_runner(cfg).train()
+        checkpoint = torch.load(first / 'epoch_1.pth', weights_only=False)
+        saved = checkpoint['deepcluster']['pseudo_labels']
+        assert torch.equal(saved, torch.load(first / 'rank0_epoch0.pth')['pseudo_labels'])
+
+        resumed = tmp_path / 'resumed'
+        cfg = load_config(CONFIG, cfg_options=options, work_dir=str(resumed))
+        cfg.resume, cfg.load_from = True, str(first / 'epoch_1.pth')
+        build_runner(cfg).train()
+    finally:
+        sys.path.remove(str(HERE))
+    record = torch.load(resumed / 'rank0_epoch1.pth')
+    assert torch.equal(record['pseudo_labels'], saved)
+    assert torch.equal(record['sampler_labels'], saved)
+    log = next(resumed.glob('*/*.log')).read_text()
+    assert 'DeepCluster epoch' not in log  # no re-clustering in the resumed epoch
