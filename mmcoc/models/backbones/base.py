@@ -1,7 +1,7 @@
 """What the four-stage clustering backbones (ContextCluster and its FEC, SecViT) share: stage
 selection, freezing, norm_eval, loading a ``Pretrained`` init_cfg through their own checkpoint
 filter, and the timm classifier head built on their last map."""
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,24 @@ class ClusteringBackbone(BaseModule):
     ``norm_eval``. A subclass lists what each frozen stage holds (``_frozen_modules``) and maps
     checkpoints onto its names (``checkpoint_filter``)."""
     num_stages = 4
+
+    def __init__(self, in_channels: int, out_indices, frozen_stages: int, norm_eval: bool,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
+        if pretrained is not None:
+            # mmseg's EncoderDecoder hands the model-level ``pretrained`` to its backbone.
+            if init_cfg is not None:
+                raise ValueError('give the checkpoint either as pretrained or in init_cfg, '
+                                 'not both')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = in_channels
+        self.out_indices = self._resolve_out_indices(out_indices)
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {self.num_stages}], got '
+                             f'{frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
 
     # ------------------------------------------------------------------ configuration
     @classmethod

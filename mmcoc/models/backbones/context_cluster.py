@@ -131,20 +131,9 @@ class ContextCluster(ClusteringBackbone):
                  act_cfg: Dict = dict(type='GELU'),
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
-        if pretrained is not None:
-            # mmseg's EncoderDecoder hands the model-level ``pretrained`` to its backbone.
-            if init_cfg is not None:
-                raise ValueError('give the checkpoint either as pretrained or in init_cfg, '
-                                 'not both')
-            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels, out_indices, frozen_stages, norm_eval, pretrained,
+                         init_cfg)
         self.arch = self.resolve_arch(arch, proposals=proposals, folds=folds)
-        self.in_channels = in_channels
-        self.out_indices = self._resolve_out_indices(out_indices)
-        if not -1 <= frozen_stages <= NUM_STAGES:
-            raise ValueError(f'frozen_stages must be in [-1, {NUM_STAGES}], got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
         a = self.arch
         dims = a['embed_dims']
         self.embed_dims = dims
