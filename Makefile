@@ -1,4 +1,6 @@
-# The two commands of the README: `make demo` and `make test` (each sets up .venv first).
+# The two commands of the README: `make demo` and `make browser test` (each sets up .venv first;
+# `browser` installs Debian's chromium for the web demo's browser test, `test` installs nothing
+# outside .venv).
 PYTHON := .venv/bin/python
 ARCH ?= small
 DEMO_CONFIG := configs/demo/coc_tiny_maskrcnn_demo.py
@@ -59,27 +61,27 @@ demo-deepcluster: demo-cls-data
 		echo "linear probe, $$probe: $$(grep -h 'accuracy/top1' $(DC_WORK_DIR)/probe_$$probe/*/*.log | tail -1 | sed 's/.*accuracy/accuracy/')"; done
 
 demo-backbone: setup
-	$(PYTHON) tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo_backbone
+	$(PYTHON) tools/analysis_tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo_backbone
 
 # the browser test needs Debian's chromium and chromium-driver (installed once, then checked)
 browser:
 	@bash tools/setup_browser.sh
 
-test: setup browser
+test: setup
 	$(PYTHON) -m pytest -q tests
 
 benchmark: setup
-	$(PYTHON) tools/benchmark_backbone.py
+	$(PYTHON) tools/analysis_tools/benchmark_backbone.py
 
 benchmark-detector: setup
-	$(PYTHON) tools/benchmark_detector.py
+	$(PYTHON) tools/analysis_tools/benchmark_detector.py
 
 benchmark-segmentor: setup
-	$(PYTHON) tools/benchmark_segmentor.py
+	$(PYTHON) tools/analysis_tools/benchmark_segmentor.py
 
 benchmark-classifier: setup
-	$(PYTHON) tools/benchmark_classifier.py
+	$(PYTHON) tools/analysis_tools/benchmark_classifier.py
 
 # recount parameters and FLOPs of every config into the metafiles
 model-zoo: setup
-	$(PYTHON) tools/model_zoo.py
+	$(PYTHON) tools/analysis_tools/model_zoo.py

@@ -10,6 +10,7 @@ from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import Registry
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 
@@ -22,3 +23,4 @@ DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='m
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmcoc', locations=['mmcoc.engine'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmcoc',
                       locations=['mmcoc.datasets'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='mmcoc', locations=['mmcoc.engine'])

@@ -184,13 +184,13 @@ def test_detector_checkpoint_of_another_arch_stops_the_tools(detector, tmp_path)
 
 
 def test_truncated_checkpoint_is_named_by_the_inference_api(detector, tmp_path):
-    from mmdet.apis import init_detector
+    from mmcoc.apis import load_model
     path = tmp_path / 'detector.pth'
     torch.save({'state_dict': detector.state_dict()}, path)
     data = path.read_bytes()
     path.write_bytes(data[:len(data) // 3])
     with pytest.raises(RuntimeError, match='truncated or not a PyTorch checkpoint'):
-        init_detector(DET_CONFIG, str(path), device='cpu')
+        load_model(DET_CONFIG, str(path))
 
 
 def test_unknown_arch_lists_the_known_ones():

@@ -37,12 +37,12 @@ mmcv_version="$(pin mmcv)"
 py_tag="$("$venv/bin/python" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
 find_links=()
 IFS=: read -r -a extra <<< "${MMCOC_WHEELHOUSE:-}"
-for dir in "${extra[@]}" "$root/../shared/wheelhouse" "$cache"; do
+for dir in "${extra[@]}" "$cache"; do
   [[ -n "$dir" && -d "$dir" ]] && find_links+=(--find-links "$dir")
 done
 have_wheel() {
   local dir
-  for dir in "${extra[@]}" "$root/../shared/wheelhouse" "$cache"; do
+  for dir in "${extra[@]}" "$cache"; do
     [[ -n "$dir" ]] && compgen -G "$dir/mmcv-${mmcv_version}-${py_tag}-*.whl" > /dev/null && return 0
   done
   return 1

@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with an mmcoc (or any OpenMMLab) config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--show-dir DIR] [--trust-checkpoint] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}]
 
 Metrics go to the log and to ``WORK_DIR/TIMESTAMP/TIMESTAMP.json``; ``--show-dir`` writes the
 predictions drawn over the images (under the work dir); ``--out`` dumps raw results.
@@ -22,6 +23,9 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save evaluation results')
     parser.add_argument('--out', help='dump the raw results to this .pkl file')
     parser.add_argument('--show-dir', help='draw predictions into this dir (under the work dir)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle CHECKPOINT in full (it can run code): only for a file '
+                        'you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -55,7 +59,7 @@ def main():
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_drawing(cfg, args.show_dir)
-    runner = build_runner(cfg, args.launcher)
+    runner = build_runner(cfg, args.launcher, args.trust_checkpoint)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()

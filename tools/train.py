@@ -1,11 +1,13 @@
 """Train a detector, segmentor or classifier from an mmcoc (or any OpenMMLab) config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--auto-scale-lr] [--trust-checkpoint] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm,mpi}]
 
-The config's ``default_scope`` (mmdet, mmseg, mmpretrain) decides what is built. Runs as is on
-a CPU machine (gloo, BN instead of SyncBN; see ``mmcoc.engine.runtime``). ``--resume`` reads
-full checkpoints from the run's own work dir only (see ``mmcoc.utils.checkpoint``).
+The config's ``default_scope`` (mmdet, mmseg, mmpretrain) decides what is built, by the
+config's ``runner_type`` (``mmcoc.RecoverableRunner`` where it names none): exact resume, atomic
+checkpoints, and on a CPU machine gloo and BN instead of SyncBN. Checkpoints are read
+weights-only; ``--trust-checkpoint`` unpickles the ``--resume``/``load_from`` file in full.
 """
 import argparse
 import os
@@ -13,7 +15,6 @@ import os
 from mmengine.config import DictAction
 
 from mmcoc.engine import build_runner, load_config, use_amp
-from mmcoc.utils import trust_directory
 
 
 def parse_args():
@@ -27,6 +28,9 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or without one from the latest checkpoint of '
                         'the work dir')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle the resumed or loaded checkpoint in full (it can run '
+                        'code): only for a file you trust; mmcoc checkpoints never need it')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -50,8 +54,7 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    trust_directory(cfg.work_dir)  # this run's own checkpoints may be resumed
-    build_runner(cfg, args.launcher).train()
+    build_runner(cfg, args.launcher, args.trust_checkpoint).train()
 
 
 if __name__ == '__main__':

@@ -16,8 +16,9 @@ import sys
 import cv2
 import numpy as np
 
-from mmcoc.visualization import (ImageError, add_caption, cluster_maps, load_model, read_image,
-                                 resize_longer_side, safe_name, select_site, tile_grid)
+from mmcoc.apis import cluster_maps, load_model
+from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
+                                 safe_name, select_site, tile_grid)
 
 
 def parse_args(argv=None):

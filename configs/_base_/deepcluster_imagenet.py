@@ -6,6 +6,8 @@
 # The labels of ImageNet are read only for the NMI of the clusters against them.
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
+# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
+runner_type = 'mmcoc.RecoverableRunner'
 num_clusters = 10000
 # RGB input (the Runner merges this into the model unless the model sets its own)
 data_preprocessor = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],

@@ -11,6 +11,8 @@ _base_ = [
     '../_base_/pretrained.py',
 ]
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
+# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
+runner_type = 'mmcoc.RecoverableRunner'
 crop_size = (512, 512)
 model = dict(
     # EncoderDecoder hands a model-level `pretrained` to the backbone: the base's ResNet URL

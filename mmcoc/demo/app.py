@@ -18,8 +18,9 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from mmcoc.visualization import (ImageError, LoadedModel, add_caption, cluster_maps, load_model,
-                                 predict, read_image, resize_longer_side, select_site)
+from mmcoc.apis import LoadedModel, cluster_maps, load_model, predict
+from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
+                                 select_site)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RANDOM = 'random init'

@@ -1,12 +1,13 @@
-from .hooks import DeepClusterHook
+from .hooks import ClusterVisualizationHook, DeepClusterHook
 from .optim_wrapper import CPUAutocastOptimWrapper
-from .recovery import (AtomicCheckpointHook, CheckpointFitHook, ResumableEpochBasedTrainLoop,
-                       ResumableIterBasedTrainLoop, make_recoverable)
+from .recovery import (AtomicCheckpointHook, CheckpointFitHook, PlainCheckpointHook,
+                       ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop, make_recoverable)
+from .runner import RecoverableRunner
 from .runtime import (adapt_to_machine, build_model, build_runner, init_distributed, load_config,
                       use_amp)
 
-__all__ = ['CPUAutocastOptimWrapper', 'adapt_to_machine', 'build_model', 'build_runner',
-           'init_distributed', 'load_config', 'use_amp']
-__all__ += ['DeepClusterHook']
-__all__ += ['AtomicCheckpointHook', 'CheckpointFitHook', 'ResumableEpochBasedTrainLoop',
-            'ResumableIterBasedTrainLoop', 'make_recoverable']
+__all__ = ['AtomicCheckpointHook', 'CPUAutocastOptimWrapper', 'CheckpointFitHook',
+           'ClusterVisualizationHook', 'DeepClusterHook', 'PlainCheckpointHook',
+           'RecoverableRunner', 'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop',
+           'adapt_to_machine', 'build_model', 'build_runner', 'init_distributed', 'load_config',
+           'make_recoverable', 'use_amp']

@@ -17,6 +17,13 @@ the float32-only backward kernel), which is what torchvision's autocast kernel o
 does: mmdet's RoI extractor writes each level's RoI features into a tensor of the features'
 dtype. Autograd casts the input gradients back to the inputs' own dtypes.
 
+mmcv offers no hook for this, so it is a patch: the one in mmcoc. It is applied only by an
+explicit call of ``apply_float32_mmcv_ops()``, which ``mmcoc.CPUAutocastOptimWrapper``
+(``--amp`` on a CPU) makes when it is built, says so in one line of the log, checks the mmcv
+version it was written for, and is undone by ``restore_mmcv_ops()``. It stays for the rest of
+the run rather than around each forward because autograd looks the backward up on the Function
+when the backward runs, after the autocast region has closed.
+
 Only ``device_type='cpu'``: on CUDA, autocast decodes boxes in float32 (``exp`` is a float32
 op there) and mmcv's CUDA RoIAlign takes float16, so GPU AMP runs as mmdet's AMP configs expect.
 """
@@ -24,6 +31,7 @@ import functools
 import importlib
 
 import torch
+from mmengine.logging import print_log
 
 # (module, Function): both lie on the Mask R-CNN path: NMSop in the RPN and the test-time box
 # NMS, RoIAlignFunction in the RoI extractors (mmdet's default; use_torchvision=True takes
@@ -70,22 +78,51 @@ def _float32_backward(backward):
     return run
 
 
-def cast_mmcv_ops_to_float32_under_cpu_autocast() -> list:
-    """Make mmcv's float32-only CPU Functions compute in float32 under CPU autocast.
+# the mmcv releases whose NMSop/RoIAlignFunction (staticmethod forward/backward, the
+# arguments above) this was written for; mmdet 3.3 and mmseg 1.2 require mmcv < 2.2
+MMCV_VERSIONS = ('2.0', '2.1')
+_originals = {}
 
-    Idempotent (a patched Function is marked and skipped). Returns the names of the Functions
-    patched now or before; an mmcv without compiled ops (mmcv-lite) has none.
-    """
-    patched = []
+
+def _functions():
     for module_name, class_name in _FLOAT32_ONLY_ON_CPU:
         try:  # import_module: `mmcv.ops.nms` as an attribute is the function, not the module
-            function = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
+            yield f'{module_name}.{class_name}', getattr(importlib.import_module(module_name),
+                                                         class_name)
+        except (ImportError, AttributeError):  # mmcv-lite: no compiled ops
             continue
-        if not getattr(function, _MARK, False):
+
+
+def apply_float32_mmcv_ops() -> list:
+    """Make mmcv's float32-only CPU Functions compute in float32 under CPU autocast; outside an
+    autocast region they compute as before. Idempotent; returns the Functions' names."""
+    import mmcv
+    if not mmcv.__version__.startswith(MMCV_VERSIONS):
+        raise RuntimeError(
+            f'CPU autocast (--amp on a CPU) runs mmcv\'s NMS and RoIAlign in float32 through a '
+            f'patch written for mmcv {" / ".join(MMCV_VERSIONS)}.x; this is mmcv '
+            f'{mmcv.__version__}. Install mmcv 2.1.0 (requirements/stack.txt) or train in float32.')
+    patched = []
+    for name, function in _functions():
+        if name not in _originals:
+            _originals[name] = (function, dict(vars(function)))
             function.forward = staticmethod(_float32_forward(function.forward))
             if 'backward' in vars(function):  # NMSop has none (not differentiable)
                 function.backward = staticmethod(_float32_backward(function.backward))
             setattr(function, _MARK, True)
-        patched.append(f'{module_name}.{class_name}')
+            print_log(f'CPU autocast: {name} computes in float32 inside autocast regions '
+                      '(mmcoc.engine.amp_compat patch, undone by restore_mmcv_ops())',
+                      logger='current')
+        patched.append(name)
     return patched
+
+
+def restore_mmcv_ops():
+    """Undo ``apply_float32_mmcv_ops``: mmcv's own Functions again."""
+    for name, (function, attributes) in _originals.items():
+        for key in ('forward', 'backward', _MARK):
+            if key in attributes:
+                setattr(function, key, attributes[key])
+            elif key in vars(function):
+                delattr(function, key)
+    _originals.clear()

@@ -4,6 +4,7 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from mmcoc.registry import OPTIM_WRAPPERS
+from .amp_compat import apply_float32_mmcv_ops
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -11,12 +12,15 @@ class CPUAutocastOptimWrapper(OptimWrapper):
     """``--amp`` on a CPU: forward under ``torch.autocast('cpu', bfloat16)``.
 
     mmengine's ``AmpOptimWrapper`` needs a GPU. bfloat16 has float32's exponent range, so no
-    loss scaling is needed; parameters and optimizer state stay float32.
+    loss scaling is needed; parameters and optimizer state stay float32. mmcv's float32-only
+    CPU ops (NMS, RoIAlign) compute in float32 inside the region: building this wrapper applies
+    ``mmcoc.engine.amp_compat``.
     """
 
     def __init__(self, *args, dtype: str = 'bfloat16', **kwargs):
         super().__init__(*args, **kwargs)
         self.cast_dtype = getattr(torch, dtype)
+        apply_float32_mmcv_ops()
 
     @contextmanager
     def optim_context(self, model):

@@ -15,8 +15,9 @@ The loops here reseed every random generator from ``(seed, epoch, batch)`` right
 batch is fetched, so every step's randomness depends only on where it is in training; a resumed
 epoch fetches (and drops) the batches already trained, so the data order and the data workers'
 state are those of an uninterrupted run; a resume at a point where validation was due validates
-first. ``AtomicCheckpointHook`` writes first and deletes after. Checkpoint files themselves are
-written atomically by ``mmcoc.utils.fileio``. ``make_recoverable`` switches a config to these.
+first. ``AtomicCheckpointHook`` writes first and deletes after, each file atomically
+(``mmcoc.utils.fileio``); ``PlainCheckpointHook`` keeps checkpoints readable weights-only.
+``make_recoverable`` switches a config to these (``mmcoc.RecoverableRunner`` calls it).
 
 Exact (bitwise) on CPU with the same number of threads; on GPUs as exact as the kernels are
 deterministic (``randomness=dict(seed=..., deterministic=True)``). Data workers must not be
@@ -29,14 +30,14 @@ import random
 import numpy as np
 import torch
 from mmengine.dist import is_main_process
-from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmcoc.registry import HOOKS, LOOPS
-from mmcoc.utils.checkpoint import check_shapes
+from mmcoc.utils.checkpoint import check_shapes, from_plain, to_plain
+from mmcoc.utils.fileio import ATOMIC_BACKEND
 
 _LOOP_TYPES = {'EpochBasedTrainLoop': 'mmcoc.ResumableEpochBasedTrainLoop',
                'IterBasedTrainLoop': 'mmcoc.ResumableIterBasedTrainLoop'}
@@ -171,8 +172,15 @@ class AtomicCheckpointHook(CheckpointHook):
     mmengine's deletes the checkpoint that ``max_keep_ckpts`` drops *before* writing the new
     one and rewrites ``last_checkpoint`` in place; here the new checkpoint is written first
     (atomically, see ``mmcoc.utils.fileio``), then ``last_checkpoint`` is replaced atomically,
-    and only then is the dropped one deleted.
+    and only then is the dropped one deleted. Local files go through ``ATOMIC_BACKEND`` unless
+    ``backend_args`` names another backend.
     """
+
+    def __init__(self, *args, backend_args=None, file_client_args=None, **kwargs):
+        if backend_args is None and file_client_args is None:
+            backend_args = dict(backend=ATOMIC_BACKEND)
+        super().__init__(*args, backend_args=backend_args, file_client_args=file_client_args,
+                         **kwargs)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         dropped = None
@@ -193,7 +201,7 @@ class AtomicCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         pointer = osp.join(runner.work_dir, 'last_checkpoint')
-        get_file_backend(pointer).put_text(self.last_ckpt, pointer)
+        self.file_backend.put_text(self.last_ckpt, pointer)
         if dropped is not None:
             old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(dropped))
             if self.file_backend.isfile(old):
@@ -214,14 +222,35 @@ class CheckpointFitHook(Hook):
         check_shapes(source, checkpoint.get('state_dict', checkpoint), model)
 
 
+@HOOKS.register_module()
+class PlainCheckpointHook(Hook):
+    """Checkpoints of plain data, so that any torch >= 2.6 reads them weights-only.
+
+    mmengine stores its message hub's ``HistoryBuffer`` objects (and numpy values) in every
+    training checkpoint; unpickling those needs the full pickle machinery, which can run code.
+    Before a save they are turned into plain lists and numbers, and after a load turned back.
+    """
+    priority = 'VERY_HIGH'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in ('message_hub', 'meta'):
+            if key in checkpoint:
+                checkpoint[key] = to_plain(checkpoint[key])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in ('message_hub', 'meta'):
+            if key in checkpoint:
+                checkpoint[key] = from_plain(checkpoint[key])
+
+
 def _bare_type(cfg) -> str:
     return str(cfg.get('type', '')).split('.')[-1]
 
 
 def make_recoverable(cfg):
     """Switch a config's train loop and checkpoint hook to the resumable ones and add
-    ``CheckpointFitHook`` (in place). Loops and hooks of other types (a custom loop, a custom
-    checkpoint hook) are left alone.
+    ``PlainCheckpointHook`` and ``CheckpointFitHook`` (in place). Loops and hooks of other
+    types (a custom loop, a custom checkpoint hook) are left alone.
     """
     train_cfg = cfg.get('train_cfg')
     if train_cfg:
@@ -236,6 +265,8 @@ def make_recoverable(cfg):
         checkpoint['type'] = 'mmcoc.AtomicCheckpointHook'
         checkpoint.pop('_scope_', None)
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(_bare_type(hook) == 'CheckpointFitHook' for hook in hooks):
-        cfg.custom_hooks = hooks + [dict(type='mmcoc.CheckpointFitHook')]
+    for name in ('PlainCheckpointHook', 'CheckpointFitHook'):
+        if not any(_bare_type(hook) == name for hook in hooks):
+            hooks.append(dict(type=f'mmcoc.{name}'))
+    cfg.custom_hooks = hooks
     return cfg

@@ -1,4 +1,5 @@
-"""What a config needs to run on the machine at hand, applied by ``tools/train.py``/``test.py``.
+"""What a config needs to run on the machine at hand, applied by ``mmcoc.RecoverableRunner``
+(and by ``build_model`` for a model alone).
 
 Experiment configs are written for the published setting (8 GPUs, nccl, SyncBN where the
 OpenMMLab bases use it). On a machine without CUDA, or in one process, three mmengine defaults
@@ -19,8 +20,6 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
-
-from .recovery import make_recoverable
 
 
 def _replace_sync_bn(node):
@@ -98,11 +97,12 @@ def build_model(cfg: Config) -> nn.Module:
     return MODELS.build(cfg.model)
 
 
-def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
-    """The config's runner, after adapting the config to this machine, switching it to the
-    resumable loop and checkpoint hook (``mmcoc.engine.recovery``) and creating the process
-    group of a CPU launch."""
-    adapt_to_machine(cfg, launcher)
-    make_recoverable(cfg)
-    init_distributed(launcher)
-    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+def build_runner(cfg: Config, launcher: str = 'none', trust_checkpoint: bool = False) -> Runner:
+    """The runner of the tools: the config's ``runner_type``, ``mmcoc.RecoverableRunner`` for a
+    config that names none; built as mmdet's, mmseg's and mmpretrain's train scripts do.
+    ``trust_checkpoint`` lets it unpickle ``load_from``/``resume`` files in full."""
+    cfg.launcher = launcher
+    cfg.setdefault('runner_type', 'mmcoc.RecoverableRunner')
+    if trust_checkpoint:
+        cfg.trust_checkpoint = True
+    return RUNNERS.build(cfg)

@@ -1,5 +1,3 @@
-from .checkpoint import (load_checkpoint_file, load_weights, register_checkpoint_loader,
-                         trust_directory)
+from .checkpoint import from_plain, load_checkpoint_file, load_weights, to_plain
 
-__all__ = ['load_checkpoint_file', 'load_weights', 'register_checkpoint_loader',
-           'trust_directory']
+__all__ = ['from_plain', 'load_checkpoint_file', 'load_weights', 'to_plain']

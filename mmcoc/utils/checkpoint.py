@@ -1,10 +1,10 @@
 """Reading checkpoints safely and loading them into a model without silent mismatches."""
 import argparse
-import copyreg
 import inspect
 import logging
 import os
 import pickle
+import re
 import zipfile
 from typing import Callable, Dict, Optional
 
@@ -14,37 +14,37 @@ import torch.nn as nn
 from mmengine.logging import HistoryBuffer, print_log
 
 # Plain data containers that weights-only loading may rebuild: timm's training script stores
-# its argparse.Namespace beside the official weights; mmengine training checkpoints hold
-# HistoryBuffers (saved as plain lists, see ``_reduce_history_buffer``) and numpy values.
-SAFE_GLOBALS = [argparse.Namespace, HistoryBuffer, np.ndarray, np.dtype,
+# its argparse.Namespace beside the official weights; numpy values appear in checkpoints
+# written by other tools. Nothing here can run code when it is rebuilt.
+SAFE_GLOBALS = [argparse.Namespace, np.ndarray, np.dtype,
                 np._core.multiarray._reconstruct, np._core.multiarray.scalar] + \
     [cls for _, cls in inspect.getmembers(np.dtypes, inspect.isclass)]
 
-
 TRUST_ENV = 'MMCOC_TRUST_CHECKPOINTS'
-_trusted_dirs = set()
+CONVERT_COMMAND = 'python tools/model_converters/weights_only.py {path} {path}.weights_only.pth'
 
 
-def trust_directory(path: str):
-    """Allow full (pickled) checkpoints found under ``path``: a run's own work dir."""
-    _trusted_dirs.add(os.path.realpath(path))
+def _trusted(trust: Optional[bool]) -> bool:
+    return bool(trust) or os.environ.get(TRUST_ENV) == '1'
 
 
-def _is_trusted(path: str) -> bool:
-    if os.environ.get(TRUST_ENV) == '1':
-        return True
-    real = os.path.realpath(path)
-    return any(real.startswith(d + os.sep) for d in _trusted_dirs)
+def _looks_like_torch_file(path: str) -> bool:
+    # torch.save writes a zip archive (torch >= 1.6; its first local header starts the file,
+    # also when the file is cut short) or, in the legacy format, a pickle starting with the
+    # protocol opcode 0x80
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    return head == b'PK\x03\x04' or head[:1] == b'\x80'
 
 
-def load_checkpoint_file(path: str, map_location='cpu') -> Dict:
-    """Read a checkpoint, weights-only unless it comes from a trusted place.
+def load_checkpoint_file(path: str, map_location='cpu', trust: Optional[bool] = None) -> Dict:
+    """Read a checkpoint weights-only: tensors, numbers, strings, containers and the plain
+    data types of ``SAFE_GLOBALS``; nothing in the file can run code.
 
-    Weights (and the ``argparse.Namespace`` of official releases) load anywhere. A full training
-    checkpoint (optimizer, message hub, ...) needs pickle; it is read only from a directory
-    passed to ``trust_directory`` (``tools/train.py`` trusts its work dir, so ``--resume``
-    works) or with ``MMCOC_TRUST_CHECKPOINTS=1`` for files you trust.
-    Remote paths go to mmengine's loaders.
+    A file that needs more (a pickled object of any other class) is read in full only when the
+    user trusts it for this call (``trust=True``, the tools' ``--trust-checkpoint``) or for the
+    whole process (``MMCOC_TRUST_CHECKPOINTS=1``). Checkpoints written by mmcoc runs never need
+    it (``mmcoc.PlainCheckpointHook``). Remote paths go to mmengine's loaders.
     """
     if '://' in path:
         from mmengine.runner import CheckpointLoader
@@ -53,47 +53,61 @@ def load_checkpoint_file(path: str, map_location='cpu') -> Dict:
         raise FileNotFoundError(
             f'checkpoint {path!r} does not exist. Put the file there or change the path (mmcoc '
             'configs set their ImageNet weights in configs/_base_/pretrained.py); official '
-            'Context-Cluster releases (.pth.tar, .pth) load as they are, with no conversion.')
+            'Context-Cluster, FEC and SecViT releases load as they are, with no conversion.')
+    if not _looks_like_torch_file(path):
+        raise RuntimeError(f'{path!r} is not a PyTorch checkpoint (neither a torch.save zip '
+                           'archive nor a pickle). Check the path, or download the file again.')
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if _is_trusted(path):
+        if _trusted(trust):
             return torch.load(path, map_location=map_location, weights_only=False)
+        found = re.search(r'GLOBAL (\S+)', str(err))
+        what = (f'a pickled {found.group(1)}' if found else
+                f'pickled Python objects ({str(err).splitlines()[0]})')
         raise RuntimeError(
-            f'checkpoint {path!r} holds Python objects that weights-only loading refuses '
-            f'({str(err).splitlines()[0]}). mmcoc runs pickled code only from a run\'s own work '
-            f'dir (tools/train.py --resume) or with {TRUST_ENV}=1 for a file you trust; for '
-            'weights alone save just the state_dict (torch.save(ckpt["state_dict"], path)).'
-        ) from err
+            f'checkpoint {path!r} holds {what}, which weights-only loading refuses: unpickling '
+            'it could run any code. If you trust this file, pass --trust-checkpoint to the tool '
+            f'(or set {TRUST_ENV}=1) once, or rewrite it weights-only for good: '
+            + CONVERT_COMMAND.format(path=path)) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
         raise RuntimeError(f'checkpoint {path!r} is truncated or not a PyTorch checkpoint '
                            f'({err}). Download or copy it again.') from err
 
 
-def _mmengine_local_loader(filename, map_location):
-    return load_checkpoint_file(os.path.expanduser(filename), map_location)
+_BUFFER = '__mmcoc_history_buffer__'
+_ARRAY = '__mmcoc_ndarray__'
 
 
-def _reduce_history_buffer(buffer: HistoryBuffer):
-    # mmengine pickles a HistoryBuffer with its statistics functions, which unpickle through
-    # builtins.getattr (never safe to allow). Its data alone rebuilds it: the functions are
-    # registered on the class at import.
-    return HistoryBuffer, (buffer._log_history.tolist(), buffer._count_history.tolist(),
-                           buffer.max_length)
+def to_plain(obj):
+    """``obj`` with every ``HistoryBuffer`` and numpy value replaced by plain data that
+    weights-only loading reads (``from_plain`` rebuilds them)."""
+    if isinstance(obj, HistoryBuffer):
+        return {_BUFFER: [obj._log_history.tolist(), obj._count_history.tolist(),
+                          obj.max_length]}
+    if isinstance(obj, np.ndarray):
+        return {_ARRAY: [obj.tolist(), str(obj.dtype)]}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return type(obj)((k, to_plain(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
 
 
-def register_checkpoint_loader():
-    """Make mmengine's checkpoints safe to write and read under torch >= 2.6.
-
-    mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses
-    every training checkpoint, so ``resume`` fails. Local paths (prefix '') are read through
-    ``load_checkpoint_file`` instead, and HistoryBuffers are written as plain data so that
-    checkpoints saved with mmcoc imported load weights-only anywhere.
-    """
-    from mmengine.runner import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
-    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+def from_plain(obj):
+    """The inverse of ``to_plain``."""
+    if isinstance(obj, dict):
+        if set(obj) == {_BUFFER}:
+            return HistoryBuffer(*obj[_BUFFER])
+        if set(obj) == {_ARRAY}:
+            return np.array(obj[_ARRAY][0], dtype=obj[_ARRAY][1])
+        return type(obj)((k, from_plain(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
+        return type(obj)(from_plain(v) for v in obj)
+    return obj
 
 
 def check_shapes(checkpoint: str, state_dict: Dict, model: nn.Module):

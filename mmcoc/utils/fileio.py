@@ -5,8 +5,11 @@ opens the target with ``'wb'`` and writes into it, so a process killed during th
 truncated file under the final name, which the next ``--resume`` then trips over. Here the bytes
 go to a hidden temporary file in the same folder, are flushed to disk, and the file is renamed
 over the target: ``os.replace`` within one file system is atomic, so a reader (or a resumed run)
-sees the old file or the new one, never a part. ``import mmcoc`` registers this backend for
-local paths.
+sees the old file or the new one, never a part.
+
+The backend is registered under its own name, ``ATOMIC_BACKEND``; mmengine's ``local`` backend
+is left as it is. A writer asks for it with ``backend_args=dict(backend=ATOMIC_BACKEND)``, as
+``mmcoc.AtomicCheckpointHook`` does for checkpoints and ``last_checkpoint``.
 """
 import glob
 import os
@@ -16,7 +19,6 @@ from pathlib import Path
 from typing import Union
 
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.fileio import io as mmengine_io
 
 TEMP_SUFFIX = '.tmp'
 
@@ -94,10 +96,5 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(filepath, obj.encode(encoding))
 
 
-def register_atomic_local_backend():
-    """Route mmengine's writes to local paths (prefix '') through ``AtomicLocalBackend``."""
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    # backends built before this call are cached by get_file_backend(enable_singleton=True)
-    for key, backend in list(mmengine_io.backend_instances.items()):
-        if type(backend) is LocalBackend:
-            del mmengine_io.backend_instances[key]
+ATOMIC_BACKEND = 'mmcoc_atomic_local'
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend)

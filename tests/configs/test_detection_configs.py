@@ -55,3 +55,16 @@ def test_demo_config_matches_the_demo_data():
     assert cfg.model.backbone.arch == 'tiny'
     assert cfg.model.backbone.get('init_cfg') is None  # random init: the demo downloads nothing
     assert cfg.train_dataloader.dataset.data_root == 'data/demo_shapes/'
+
+
+def test_the_users_own_command_path_builds_the_published_model():
+    """``python tools/train.py configs/coc_small_maskrcnn_coco.py``: that exact path."""
+    cfg = Config.fromfile(str(CONFIGS.parents[1] / 'configs/coc_small_maskrcnn_coco.py'))
+    family = Config.fromfile(str(CONFIGS / 'coc_small_maskrcnn_coco.py'))
+    assert cfg.to_dict() == family.to_dict()
+    assert cfg.runner_type == 'mmcoc.RecoverableRunner'
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    detector = MODELS.build(cfg.model)
+    assert isinstance(detector.backbone, ContextCluster)
+    assert sum(p.numel() for p in detector.backbone.parameters()) > 10_000_000  # CoC-small

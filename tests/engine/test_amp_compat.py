@@ -1,6 +1,7 @@
 """mmcoc.engine.amp_compat: mmcv's nms and RoIAlign under CPU bfloat16 autocast compute what
 they compute in float32 on the same (bfloat16-rounded) inputs, and nothing changes outside
-autocast."""
+autocast; the patch exists only after ``apply_float32_mmcv_ops`` and is undone by
+``restore_mmcv_ops``."""
 import importlib
 
 import pytest
@@ -8,8 +9,8 @@ import torch
 from mmcv.ops import RoIAlign, nms
 from torchvision.ops import roi_align as torchvision_roi_align
 
-import mmcoc  # noqa: F401  (applies the patch)
-from mmcoc.engine.amp_compat import cast_mmcv_ops_to_float32_under_cpu_autocast
+from mmcoc.engine import amp_compat
+from mmcoc.engine.amp_compat import apply_float32_mmcv_ops, restore_mmcv_ops
 
 BF16 = dict(device_type='cpu', dtype=torch.bfloat16)
 
@@ -19,16 +20,40 @@ def random_boxes(n, size=100.0):
     return torch.cat([xy, xy + 4 + torch.rand(n, 2) * size / 4], dim=1)
 
 
-def test_patch_is_applied_on_import_and_idempotent():
-    functions = [getattr(importlib.import_module(m), c) for m, c in
-                 (('mmcv.ops.nms', 'NMSop'), ('mmcv.ops.roi_align', 'RoIAlignFunction'))]
-    before = [(f.forward, f.backward) for f in functions]
-    names = cast_mmcv_ops_to_float32_under_cpu_autocast()
+def mmcv_functions():
+    return [getattr(importlib.import_module(m), c) for m, c in
+            (('mmcv.ops.nms', 'NMSop'), ('mmcv.ops.roi_align', 'RoIAlignFunction'))]
+
+
+@pytest.fixture
+def patched():
+    apply_float32_mmcv_ops()
+    yield
+    restore_mmcv_ops()
+
+
+def test_patch_is_explicit_idempotent_and_undone():
+    functions = mmcv_functions()
+    before = [dict(vars(f)) for f in functions]
+    assert not any(hasattr(f, amp_compat._MARK) for f in functions)
+    names = apply_float32_mmcv_ops()
     assert names == ['mmcv.ops.nms.NMSop', 'mmcv.ops.roi_align.RoIAlignFunction']
-    assert [(f.forward, f.backward) for f in functions] == before  # not wrapped twice
+    patched = [(f.forward, f.backward) for f in functions]
+    apply_float32_mmcv_ops()
+    assert [(f.forward, f.backward) for f in functions] == patched  # not wrapped twice
+    restore_mmcv_ops()
+    assert [dict(vars(f)) for f in functions] == before  # mmcv's own objects again
 
 
-def test_nms_under_bf16_autocast_keeps_what_float32_keeps():
+def test_patch_refuses_an_mmcv_it_was_not_written_for(monkeypatch):
+    import mmcv
+    monkeypatch.setattr(mmcv, '__version__', '2.2.0')
+    with pytest.raises(RuntimeError, match='written for mmcv 2.0 / 2.1.x; this is mmcv 2.2.0'):
+        apply_float32_mmcv_ops()
+    assert not any(hasattr(f, amp_compat._MARK) for f in mmcv_functions())
+
+
+def test_nms_under_bf16_autocast_keeps_what_float32_keeps(patched):
     torch.manual_seed(0)
     boxes = random_boxes(200).bfloat16()
     scores = torch.rand(200).bfloat16()
@@ -41,7 +66,7 @@ def test_nms_under_bf16_autocast_keeps_what_float32_keeps():
     assert torch.equal(dets[:, :4], boxes[keep])
 
 
-def test_mmcv_roi_align_under_bf16_autocast_matches_float32_and_torchvision():
+def test_mmcv_roi_align_under_bf16_autocast_matches_float32_and_torchvision(patched):
     torch.manual_seed(0)
     feats = torch.randn(2, 8, 24, 24).bfloat16().requires_grad_()
     rois = torch.cat([torch.tensor([[0.0], [1.0], [1.0]]), random_boxes(3, 80)], dim=1)
@@ -68,5 +93,10 @@ def test_float32_calls_are_unchanged():
     rois = torch.cat([torch.zeros(2, 1), random_boxes(2, 60)], dim=1)
     out = RoIAlign(5, spatial_scale=0.25, sampling_ratio=2)(feats, rois)
     assert out.dtype == torch.float32
+    apply_float32_mmcv_ops()
+    try:
+        assert torch.equal(out, RoIAlign(5, spatial_scale=0.25, sampling_ratio=2)(feats, rois))
+    finally:
+        restore_mmcv_ops()
     out.sum().backward()
     assert feats.grad.dtype == torch.float32

@@ -47,8 +47,8 @@ def demo_batch():
                           with_mask=True)
 
 
-# mmcv's CPU nms and RoIAlign take float32 only; mmcoc.engine.amp_compat (applied on import)
-# runs them in float32 under CPU autocast. The demo computes RoIAlign with torchvision; mmdet's
+# mmcv's CPU nms and RoIAlign take float32 only; mmcoc.CPUAutocastOptimWrapper runs them in
+# float32 inside autocast (building it applies mmcoc.engine.amp_compat). The demo computes RoIAlign with torchvision; mmdet's
 # default (and the published configs') is mmcv's.
 @pytest.mark.parametrize('use_torchvision', [True, False], ids=['torchvision', 'mmcv'])
 def test_demo_detector_trains_a_step_under_bf16_autocast(use_torchvision, monkeypatch):

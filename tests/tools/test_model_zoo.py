@@ -28,7 +28,7 @@ def test_model_index_loads_with_modelindex_and_lists_every_config():
 def test_classification_numbers_are_what_mmengine_analysis_counts():
     # the check recounts; a changed model or a typed number fails it
     names = ['coc_tiny_in1k', 'coc_small_in1k', 'fec_small_in1k', 'secvit_t_in1k']
-    result = run([sys.executable, 'tools/model_zoo.py', '--check', '--only', *names])
+    result = run([sys.executable, 'tools/analysis_tools/model_zoo.py', '--check', '--only', *names])
     assert result.stdout.count('parameters') == len(names)
     params = {}
     for family in ('context_cluster', 'fec', 'secvit'):

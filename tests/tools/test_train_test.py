@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tool_runner import PYTHONPATH, ROOT, data_root_options, run
+from tool_runner import PYTHONPATH, ROOT, data_root_options, free_port, run
 
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
 
@@ -82,7 +82,8 @@ def test_two_process_gloo_ddp_on_cpu(tiny_coco, tmp_path):
 
 def test_two_nodes_on_one_machine(tiny_coco, tmp_path):
     work_dir = tmp_path / 'nodes'
-    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1', NNODES='2', PORT='29517')
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1', NNODES='2',
+               PORT=str(free_port()))
     cmd = ['bash', 'tools/dist_train.sh', RANKS_CONFIG, '1', '--work-dir', str(work_dir),
            *data_options(tiny_coco)]
     nodes = [subprocess.Popen(cmd, env=dict(env, NODE_RANK=str(rank)), cwd=ROOT,
@@ -98,7 +99,36 @@ def test_configs_run_from_mmdet_own_train_tool(tiny_coco, tmp_path):
     mmdet_train = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
     run([sys.executable, str(mmdet_train), CONFIG, '--work-dir', str(tmp_path),
          *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
-    assert (tmp_path / 'epoch_1.pth').is_file()
+    # the config's runner_type reached mmdet's script: resumable loop, atomic hook, and a
+    # checkpoint of plain data that torch reads weights-only with no allow-list at all
+    dumped = (tmp_path / 'tiny_maskrcnn.py').read_text()
+    assert "'mmcoc.ResumableEpochBasedTrainLoop'" in dumped
+    assert "'mmcoc.AtomicCheckpointHook'" in dumped
+    assert torch.load(tmp_path / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+def test_a_planted_pickle_in_the_work_dir_never_runs(tiny_coco, tmp_path):
+    marker = tmp_path / 'pwned'
+    work_dir = tmp_path / 'run'
+    work_dir.mkdir()
+    torch.save({'state_dict': {}, 'meta': {'epoch': 1, 'iter': 2}, 'x': Payload(marker)},
+               work_dir / 'epoch_1.pth')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    for resume in (['--resume'], ['--resume', str(work_dir / 'epoch_1.pth')]):
+        result = subprocess.run(
+            [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *resume,
+             *data_options(tiny_coco)], capture_output=True, text=True, cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'))
+        assert result.returncode != 0 and not marker.exists()
+        assert 'pickled posix.system' in result.stderr and '--trust-checkpoint' in result.stderr
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='--amp is float16 AMP on a GPU')

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmcoc.visualization import cluster_maps, palette, read_image, select_site
+from mmcoc.apis import cluster_maps
+from mmcoc.visualization import palette, read_image, select_site
 
 sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
 import visualize_clusters  # noqa: E402

@@ -1,5 +1,6 @@
 """Run the tools as a user does: a subprocess from the repo root, one thread."""
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -7,8 +8,15 @@ ROOT = Path(__file__).parents[2]
 PYTHONPATH = f'{ROOT}:{Path(__file__).parent}'  # mmcoc and the test hooks/configs here
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (for torchrun's rendezvous: never a fixed one)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def run(args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1', PORT=str(free_port()))
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

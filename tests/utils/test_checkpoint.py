@@ -44,28 +44,45 @@ def test_plain_and_namespace_checkpoints_load(tmp_path):
     assert torch.equal(ckpt['state_dict']['w'], torch.ones(2)) and ckpt['args'].lr == 0.1
 
 
-def test_full_checkpoints_load_only_from_trusted_places(tmp_path, monkeypatch):
-    from mmengine.runner import CheckpointLoader
-
-    import mmcoc  # noqa: F401  (registers the loader)
-    from mmcoc.utils import checkpoint as ckpt_module
-    from mmcoc.utils import trust_directory
-    run_dir = tmp_path / 'run'
-    run_dir.mkdir()
-    path = run_dir / 'epoch_1.pth'
+def test_full_checkpoints_load_only_when_trusted_explicitly(tmp_path, monkeypatch):
+    path = tmp_path / 'epoch_1.pth'
     torch.save({'state_dict': {}, 'message_hub': Marker()}, path)
-    monkeypatch.setattr(ckpt_module, '_trusted_dirs', set())
     monkeypatch.delenv('MMCOC_TRUST_CHECKPOINTS', raising=False)
-    with pytest.raises(RuntimeError, match='own work dir'):
-        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    with pytest.raises(RuntimeError) as err:
+        load_checkpoint_file(str(path))
+    message = str(err.value)
+    assert 'test_checkpoint.Marker' in message  # what the file holds that is not allowed
+    assert '--trust-checkpoint' in message and 'tools/model_converters/weights_only.py' in message
+    assert isinstance(load_checkpoint_file(str(path), trust=True)['message_hub'], Marker)
     monkeypatch.setenv('MMCOC_TRUST_CHECKPOINTS', '1')
-    assert isinstance(CheckpointLoader.load_checkpoint(str(path))['message_hub'], Marker)
-    monkeypatch.delenv('MMCOC_TRUST_CHECKPOINTS')
-    trust_directory(str(run_dir))
     assert isinstance(load_checkpoint_file(str(path))['message_hub'], Marker)
-    # a sibling directory whose name starts the same is not trusted
-    other = tmp_path / 'run2'
-    other.mkdir()
-    torch.save({'payload': Marker()}, other / 'x.pth')
-    with pytest.raises(RuntimeError, match='own work dir'):
-        load_checkpoint_file(str(other / 'x.pth'))
+
+
+def test_random_bytes_are_not_a_checkpoint_and_get_no_advice_to_trust(tmp_path):
+    path = tmp_path / 'noise.pth'
+    path.write_bytes(bytes(range(7, 250)) * 40)
+    with pytest.raises(RuntimeError, match='is not a PyTorch checkpoint') as err:
+        load_checkpoint_file(str(path))
+    assert 'trust' not in str(err.value)
+
+
+def test_plain_round_trip_of_history_buffers_and_numpy():
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    from mmcoc.utils import from_plain, to_plain
+    buffer = HistoryBuffer([1.0, 2.5], [1, 2], max_length=7)
+    state = {'log_scalars': {'loss': buffer}, 'runtime_info': {'best': np.float64(0.5),
+             'curve': np.arange(3, dtype=np.int32), 'ids': [np.int64(4)], 'name': 'x'}}
+    plain = to_plain(state)
+    import io
+    raw = io.BytesIO()
+    torch.save(plain, raw)
+    raw.seek(0)
+    back = from_plain(torch.load(raw, weights_only=True))
+    rebuilt = back['log_scalars']['loss']
+    assert isinstance(rebuilt, HistoryBuffer) and rebuilt.max_length == 7
+    assert rebuilt.data[0].tolist() == [1.0, 2.5] and rebuilt.data[1].tolist() == [1, 2]
+    info = back['runtime_info']
+    assert info['best'] == 0.5 and info['curve'].dtype == np.int32
+    assert info['curve'].tolist() == [0, 1, 2] and info['ids'] == [4] and info['name'] == 'x'

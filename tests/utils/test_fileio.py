@@ -3,14 +3,17 @@ import os
 import pytest
 from mmengine.fileio import dump, get_file_backend
 
-import mmcoc  # noqa: F401  (registers the backend)
+from mmengine.fileio import LocalBackend
+
 from mmcoc.utils import fileio
-from mmcoc.utils.fileio import AtomicLocalBackend, atomic_write
+from mmcoc.utils.fileio import ATOMIC_BACKEND, AtomicLocalBackend, atomic_write
 
 
-def test_mmengine_writes_local_files_through_the_atomic_backend(tmp_path):
-    assert isinstance(get_file_backend(str(tmp_path)), AtomicLocalBackend)
-    dump({'a': 1}, str(tmp_path / 'sub' / 'x.json'))  # mmengine's dump: put_text
+def test_the_atomic_backend_is_asked_for_by_name_and_local_stays_mmengine_s(tmp_path):
+    assert type(get_file_backend(str(tmp_path))) is LocalBackend
+    args = dict(backend=ATOMIC_BACKEND)
+    assert isinstance(get_file_backend(str(tmp_path), backend_args=args), AtomicLocalBackend)
+    dump({'a': 1}, str(tmp_path / 'sub' / 'x.json'), backend_args=args)  # put_text
     assert (tmp_path / 'sub' / 'x.json').read_text() == '{"a": 1}'
     assert oct((tmp_path / 'sub' / 'x.json').stat().st_mode & 0o777) != oct(0o600)
 

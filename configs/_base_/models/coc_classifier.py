@@ -22,3 +22,5 @@ model = dict(
     init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)],
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
+# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
+runner_type = 'mmcoc.RecoverableRunner'

@@ -24,3 +24,5 @@ model = dict(
         init_cfg=backbone_init),
     neck=dict(type='GlobalAveragePooling'))
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
+# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
+runner_type = 'mmcoc.RecoverableRunner'

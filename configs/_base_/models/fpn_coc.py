@@ -1,6 +1,8 @@
 # mmseg's Semantic FPN with a Context-Cluster backbone (CoC-small, 4 centers per region).
 _base_ = ['mmseg::_base_/models/fpn_r50.py', './coc_dense_backbone.py']
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
+# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
+runner_type = 'mmcoc.RecoverableRunner'
 model = dict(
     # EncoderDecoder hands a model-level `pretrained` to the backbone; the ResNet URL of the
     # base must not reach ours (weights come through the backbone's init_cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # the input each task's FLOPs are counted at: (channels, height, width)
 INPUT_SHAPES = {'mmpretrain': (3, 224, 224), 'mmdet': (3, 1280, 800), 'mmseg': (3, 512, 512)}
 

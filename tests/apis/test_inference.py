@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcoc.visualization import RANDOM_INIT, cluster_maps, load_model, predict
+from mmcoc.apis import RANDOM_INIT, cluster_maps, load_model, predict
 
 CLS = 'configs/demo/coc_tiny_plain_cls_demo.py'
 

@@ -2,27 +2,21 @@
 
 Models are built and weights loaded by each task's own API (``mmpretrain.get_model``,
 ``mmdet.apis.init_detector``, ``mmseg.apis.init_model``: they read the class names from the
-checkpoint); predictions use their inference APIs and visualizers. The cluster maps come from
-the model's own data preprocessor and ``extract_feat`` on the whole image, so the model sees
-what it was trained on: the image in the loader's BGR layout, converted to RGB and normalised
-by the config's preprocessor.
+checkpoint), in the config's own registry scope; predictions use their inference APIs and
+visualizers. The cluster maps are recorded by ``mmcoc.visualization.maps_from_inputs``.
 """
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import torch
 import torch.nn as nn
 from mmengine.registry import DefaultScope
-from mmengine.structures import BaseDataElement
 
-# the submodule: mmcoc.engine's hooks import this module while mmcoc.engine is being imported
-from mmcoc.engine.runtime import adapt_to_machine, load_config
+from mmcoc.engine import adapt_to_machine, load_config
 from mmcoc.utils.checkpoint import load_checkpoint_file
-
-from .clusters import (ClusterSite, clusters_in_view, draw_cluster_map, find_cluster_sites,
-                       record_assignments, resize_longer_side)
+from mmcoc.visualization import (ClusterMaps, ClusterSite, find_cluster_sites, loader_layout,
+                                 maps_from_inputs, resize_longer_side)
 
 TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection', 'mmseg': 'segmentation'}
 RANDOM_INIT = 'random init (no checkpoint)'
@@ -39,31 +33,6 @@ class LoadedModel:
     classes: Tuple[str, ...]
     sites: List[ClusterSite]
     cache: Dict[str, object] = field(default_factory=dict, repr=False)
-
-
-@dataclass
-class ClusterMaps:
-    """One image's cluster assignments: ``image`` (RGB) is what the model saw; for each layer
-    path, ``assignments[path]`` is ``[heads, h, w]`` and ``extents[path]`` how many of those
-    grid cells the image spans (the rest is the preprocessor's padding)."""
-    image: np.ndarray
-    assignments: Dict[str, np.ndarray]
-    extents: Dict[str, Tuple[float, float]]
-
-    def draw(self, site: ClusterSite, head: int, image: Optional[np.ndarray] = None,
-             alpha: float = 0.5) -> Tuple[np.ndarray, int]:
-        """One head's clusters drawn over ``image`` (any size; default: what the model saw),
-        and how many clusters hold points of the image."""
-        if site.path not in self.assignments:
-            raise ValueError(f'{site.path} did not run in this forward pass')
-        assignment = self.assignments[site.path]
-        if not isinstance(head, int) or not 0 <= head < assignment.shape[0]:
-            raise ValueError(f'{site.label} ({site.path}) has {assignment.shape[0]} heads: '
-                             f'head {head} is not among 0-{assignment.shape[0] - 1}')
-        extent = self.extents[site.path]
-        picture = draw_cluster_map(self.image if image is None else image, assignment[head],
-                                   extent, alpha)
-        return picture, clusters_in_view(assignment[head], extent)
 
 
 def _holds_whole_model(checkpoint: str) -> bool:
@@ -120,32 +89,6 @@ def load_model(config: str, checkpoint: Optional[str] = None) -> LoadedModel:
     model.eval()
     return LoadedModel(model, TASKS[scope], config, checkpoint, weights, classes,
                        find_cluster_sites(model))
-
-
-def loader_layout(image_rgb: np.ndarray) -> torch.Tensor:
-    """``[3, H, W]`` uint8 in the channel order of mmcv's image loading (BGR), which every
-    config's data preprocessor expects (it converts to RGB where the model was trained so)."""
-    return torch.from_numpy(np.ascontiguousarray(image_rgb[..., ::-1])).permute(2, 0, 1)
-
-
-@torch.no_grad()
-def maps_from_inputs(model: nn.Module, sites: Sequence[ClusterSite], inputs: torch.Tensor,
-                     data_sample: Optional[BaseDataElement] = None) -> ClusterMaps:
-    """Cluster maps of one loader-layout ``inputs`` (``[3, H, W]`` uint8 BGR, as a dataset's
-    pipeline packs it) from a forward of ``model``'s preprocessor and ``extract_feat``."""
-    data = dict(inputs=[inputs], data_samples=[data_sample or BaseDataElement()])
-    batch = model.data_preprocessor(data, False)['inputs']
-    with record_assignments(sites) as recorded:
-        model.extract_feat(batch)
-    height, width = inputs.shape[1:]
-    padded_h, padded_w = batch.shape[2:]
-    assignments, extents = {}, {}
-    for path, assignment in recorded.items():
-        grid_h, grid_w = assignment.shape[2:]
-        assignments[path] = assignment[0].numpy()
-        extents[path] = (grid_h * height / padded_h, grid_w * width / padded_w)
-    image = np.ascontiguousarray(inputs.permute(1, 2, 0).numpy()[..., ::-1])
-    return ClusterMaps(image, assignments, extents)
 
 
 def cluster_maps(loaded: LoadedModel, image_rgb: np.ndarray, size: int = 224) -> ClusterMaps:
