@@ -55,3 +55,21 @@ def test_demo_config_matches_the_demo_data():
     assert cfg.model.backbone.arch == 'tiny'
     assert cfg.model.backbone.get('init_cfg') is None  # random init: the demo downloads nothing
     assert cfg.train_dataloader.dataset.data_root == 'data/demo_shapes/'
+
+
+def test_released_checkpoints_evaluate_with_the_documented_override():
+    # the configs fine-tune today's ImageNet weights ('similarity'); the released Mask R-CNN
+    # checkpoints (2023-03) need 'count', given on the command line as the README says
+    import argparse
+
+    from mmengine.config import DictAction
+
+    from mmcoc.engine import build_model, load_config
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(['--cfg-options', 'model.backbone.cluster_normalizer=count'])
+    config = str(CONFIGS / 'coc_small_maskrcnn_coco.py')
+    assert Config.fromfile(config).model.backbone.cluster_normalizer == 'similarity'
+    backbone = build_model(load_config(config, cfg_options=args.cfg_options)).backbone
+    assert backbone.cluster_normalizer == 'count'
+    assert {m.normalizer for m in backbone.modules() if hasattr(m, 'normalizer')} == {'count'}
