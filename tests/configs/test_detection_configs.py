@@ -29,8 +29,9 @@ def test_coco_config_has_the_published_settings(name):
                                      checkpoint=f'checkpoints/coc_{arch}.pth.tar')
     assert cfg.model.neck.in_channels == [64, 128, 320, 512]
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=2e-4, weight_decay=1e-4)
-    assert cfg.train_cfg.max_epochs == 12 and cfg.train_dataloader.batch_size == 2
-    assert cfg.auto_scale_lr.base_batch_size == 16
+    # the official coco_instance.py: 4 images per GPU, on 8 GPUs
+    assert cfg.train_cfg.max_epochs == 12 and cfg.train_dataloader.batch_size == 4
+    assert cfg.auto_scale_lr.base_batch_size == 32
     assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
     assert cfg.custom_imports.imports == ['mmcoc'] and cfg.default_scope == 'mmdet'
 
