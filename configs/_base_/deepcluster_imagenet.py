@@ -2,7 +2,8 @@
 # random-resized 224 px crops and flips, k-means once per epoch on the features of resize-256
 # center-crop-224 images, PCA-whitened to 256 dimensions, 20 Lloyd iterations (faiss), k =
 # 10,000, samples drawn uniformly over clusters; SGD lr 0.05, momentum 0.9, weight decay 1e-5,
-# 8 GPUs x 64 images. The configs that inherit this set the model and the number of epochs.
+# 256 images per step (the paper's batch, which the reference trains on one GPU; here 8 GPUs x
+# 32 images). The configs that inherit this set the model and the number of epochs.
 # The labels of ImageNet are read only for the NMI of the clusters against them.
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
@@ -25,7 +26,7 @@ extract_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=64, num_workers=8, persistent_workers=True,
+    batch_size=32, num_workers=8, persistent_workers=True,
     sampler=dict(type='mmcoc.ClusterUniformSampler'),
     dataset=dict(type='ImageNet', data_root='data/imagenet', split='train',
                  pipeline=train_pipeline))
@@ -36,4 +37,4 @@ custom_hooks = [
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-5))
 train_cfg = dict(by_epoch=True, max_epochs=500)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
-auto_scale_lr = dict(base_batch_size=512)
+auto_scale_lr = dict(base_batch_size=256)

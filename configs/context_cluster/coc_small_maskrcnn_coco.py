@@ -13,3 +13,4 @@ model = dict(
         arch='small',
         proposals=2,
         init_cfg=dict(type='Pretrained', checkpoint={{_base_.coc_small_imagenet}})))
+train_dataloader = dict(batch_size=4)  # x 8 GPUs: the published 32 images per step

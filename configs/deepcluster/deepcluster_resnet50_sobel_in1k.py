@@ -1,7 +1,9 @@
 # DeepCluster with mmpretrain's ResNet-50 on the Sobel edges of ImageNet images, k = 10,000,
-# 200 epochs, 8 GPUs x 64 images: the setting of OpenMMLab's old self-supervised toolbox,
-# whose linear probes from ResNet stages 1-5 reached top-1 12.78 / 30.81 / 43.88 / 57.71 /
-# 51.68 (46.92 from the average-pooled last stage, the probe of
+# 200 epochs, the paper's 256 images per step at SGD lr 0.05 (8 GPUs x 32). OpenMMLab's old
+# self-supervised toolbox ran 8 GPUs x 64 at lr 0.1, the same rate per image (--cfg-options
+# train_dataloader.batch_size=64 --auto-scale-lr); its linear probes from ResNet stages 1-5
+# reached top-1 12.78 / 30.81 / 43.88 / 57.71 / 51.68 (46.92 from the average-pooled last
+# stage, the probe of
 # configs/deepcluster/linear_probe_resnet50_sobel_in1k.py). Not reproduced here (no ImageNet,
 # no GPUs on the development machine).
 #   tools/dist_train.sh configs/deepcluster/deepcluster_resnet50_sobel_in1k.py 8

@@ -1,5 +1,5 @@
 # The paper's setting: DeepCluster with VGG-16 (batch norm) on the Sobel edges of ImageNet
-# images, k = 10,000, 500 epochs, 8 GPUs x 64 images.
+# images, k = 10,000, 500 epochs, 256 images per step at SGD lr 0.05 (8 GPUs x 32).
 #   tools/dist_train.sh configs/deepcluster/deepcluster_vgg16_sobel_in1k.py 8
 # One difference from the reference: there the 4096-wide fc6/fc7 layers of VGG sit between
 # conv5 and the head and give the clustered features; here, as for every backbone in mmcoc,

@@ -14,7 +14,7 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(
-        arch='small', cluster_normalizer='similarity', drop_path_rate=0., frozen_stages=4,
+        arch='small', drop_path_rate=0., frozen_stages=4,
         init_cfg=dict(type='Pretrained', prefix='backbone.',
                       checkpoint='work_dirs/deepcluster_coc_small_in1k/epoch_200.pth')),
     head=dict(in_channels=512, loss=dict(_delete_=True, type='CrossEntropyLoss')),

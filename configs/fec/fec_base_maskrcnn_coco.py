@@ -1,6 +1,6 @@
 # Mask R-CNN 1x on COCO, FEC-base, FEC-small's setting and schedule.
 # Published box / mask AP: 37.9 / 35.5.
-# Train: tools/dist_train.sh configs/fec/fec_base_maskrcnn_coco.py 8
+# Train: tools/dist_train.sh configs/fec/fec_base_maskrcnn_coco.py 4
 _base_ = './fec_small_maskrcnn_coco.py'
 model = dict(
     backbone=dict(

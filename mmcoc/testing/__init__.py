@@ -1,6 +1,7 @@
 from .naive_cluster import naive_context_cluster
 from .naive_fec import naive_cluster_pool, naive_fec_cluster
+from .naive_secvit import naive_sec_attention
 from .official_layouts import official_classification, official_dense, perturbed
 
 __all__ = ['naive_cluster_pool', 'naive_context_cluster', 'naive_fec_cluster',
-           'official_classification', 'official_dense', 'perturbed']
+           'naive_sec_attention', 'official_classification', 'official_dense', 'perturbed']

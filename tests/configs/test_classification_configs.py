@@ -20,7 +20,7 @@ def test_imagenet_config_has_the_published_recipe(arch):
     assert model.type == 'ImageClassifier' and model.backbone.type == 'mmcoc.ContextCluster'
     assert model.backbone.arch == arch and model.backbone.out_indices == 3
     assert model.backbone.drop_path_rate == 0.1
-    assert model.backbone.cluster_normalizer == 'count'  # the released weights' normaliser
+    assert model.backbone.cluster_normalizer == 'similarity'  # today's ImageNet weights'
     assert model.neck.type == 'GlobalAveragePooling'
     assert model.head.in_channels == HEAD_CHANNELS[arch] and model.head.num_classes == 1000
     assert model.head.loss == dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')

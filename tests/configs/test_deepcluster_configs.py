@@ -22,6 +22,19 @@ def test_pretraining_configs_pair_the_model_with_hook_and_sampler(path):
     assert sobel == ('sobel' in path.stem)
 
 
+@pytest.mark.parametrize('path', [p for p in PRETRAIN if p.stem.endswith('_in1k')],
+                         ids=lambda p: p.stem)
+def test_imagenet_pretraining_steps_on_the_papers_batch(path):
+    # Caron et al.: 256 images per step at SGD lr 0.05; here 8 GPUs x 32
+    cfg = load_config(str(path))
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 256
+    optimizer = cfg.optim_wrapper.optimizer
+    if optimizer.type == 'SGD':
+        assert optimizer.lr == 0.05
+    else:  # CoC: AdamW at its published 1e-3 per 1024 images
+        assert optimizer.type == 'AdamW' and optimizer.lr == 1e-3 * 256 / 1024
+
+
 @pytest.mark.parametrize('path', PROBES, ids=lambda p: p.stem)
 def test_probes_train_only_the_head(path):
     model = build_model(load_config(str(path)))

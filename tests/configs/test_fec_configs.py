@@ -47,7 +47,9 @@ def test_coco_configs_have_the_released_settings(arch):
     warmup, steps = cfg.param_scheduler
     assert warmup.end == 500 and not warmup.by_epoch
     assert steps.milestones == [8, 9, 11] and steps.gamma == 0.2
-    assert cfg.train_cfg.max_epochs == 12 and cfg.train_dataloader.batch_size == 2
+    # the official detection/cmds/train.sh and coco_instance.py: 4 GPUs x 4 images
+    assert cfg.train_cfg.max_epochs == 12 and cfg.train_dataloader.batch_size == 4
+    assert cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.custom_imports.imports == ['mmcoc'] and cfg.default_scope == 'mmdet'
 
 
@@ -63,7 +65,9 @@ def test_ade20k_configs_have_the_released_settings(arch):
     assert model.neck.in_channels == CHANNELS[arch]
     assert model.decode_head.num_classes == 150 and model.data_preprocessor.size == (512, 512)
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=1e-4, weight_decay=1e-4)
+    # the official segmentation/cmds/train.sh and ade20k.py: 4 GPUs x 4 images
     assert cfg.train_cfg.max_iters == 80000 and cfg.train_dataloader.batch_size == 4
+    assert cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.custom_imports.imports == ['mmcoc'] and cfg.default_scope == 'mmseg'
 
 

@@ -61,6 +61,8 @@ def test_dense_configs_build_run_and_name_a_missing_checkpoint(name, scope, arch
     assert backbone.init_cfg.checkpoint == f'checkpoints/secvit_{arch}.pth'
     assert cfg.model.neck.in_channels == [64, 128, 256, 512]
     assert cfg.custom_imports.imports == ['mmcoc'] and cfg.default_scope == scope
+    # no official dense recipe: Context-Cluster's schedules, 8 GPUs x 4 images
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 32
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     init_default_scope(scope)
     model = registry.build(cfg.model).eval()

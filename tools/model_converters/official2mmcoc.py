@@ -1,17 +1,24 @@
-"""Convert Context-Cluster weights (official releases or mmcoc checkpoints) into the layout an
-OpenMMLab model or timm loads directly.
+"""Convert Context-Cluster, FEC or SecViT weights (official releases or mmcoc checkpoints) into
+the layout an OpenMMLab model or timm loads directly.
 
     python tools/model_converters/official2mmcoc.py SRC DST [--config CONFIG]
         [--layout auto|mmpretrain|whole|timm|backbone] [--verbose]
 
-SRC: an official classification release (``coc_small.pth.tar``), an official detection or
-segmentation release (a whole Mask R-CNN / Semantic FPN ``.pth``), or an mmcoc training
-checkpoint (its optimizer and runner state are left out). ``--layout auto`` writes
-classification weights for mmpretrain (``backbone.*``, ``head.fc.*``) and keeps a whole
-detector/segmentor whole (backbone keys mapped, neck and heads as they are). ``--config`` builds
-that config's model and loads the result strictly, naming every key that does not fit.
-The mapping is the backbone loader's own (``mmcoc.models.checkpoint_filter_fn``), so converting
-ahead is never needed to load official weights: it makes files other tools load as they are.
+SRC: an official classification release (``coc_small.pth.tar``, ``fec_small.pth.tar``, a
+SecViT ``.pth``), an official detection or segmentation release (a whole Mask R-CNN / Semantic
+FPN ``.pth``), or an mmcoc training checkpoint (its optimizer and runner state are left out).
+``--layout auto`` writes classification weights for mmpretrain (``backbone.*``, ``head.fc.*``)
+and keeps a whole detector/segmentor whole (backbone keys mapped, neck and heads as they are).
+``--config`` builds that config's model and loads the result strictly, naming every key that
+does not fit. The mapping is the backbone loader's own (``checkpoint_filter_fn`` of
+``mmcoc.models.backbones.context_cluster`` / ``.secvit``), so converting ahead is never needed
+to load official weights: it makes files other tools load as they are.
+
+For Context-Cluster weights the report says which ``cluster_normalizer`` trained them where the
+layout tells (the 2023-03 releases, every Mask R-CNN and Semantic FPN model among them:
+``'count'``; today's ImageNet releases: ``'similarity'``), records it in the output's ``meta``
+and, with ``--config``, names the ``--cfg-options`` that evaluates the result as its authors
+ran it when the config's backbone uses the other one.
 """
 import argparse
 import hashlib
@@ -25,9 +32,13 @@ from mmcoc.utils import load_checkpoint_file
 
 
 def check_against_config(state_dict, config: str):
-    """Load ``state_dict`` strictly into the model of ``config``; the problems, or []."""
+    """Load ``state_dict`` strictly into the model of ``config``: the problems (or []), the
+    model's class name and its backbone's ``cluster_normalizer`` (None for other backbones)."""
     from mmcoc.engine import build_model, load_config
     model = build_model(load_config(config))
+    backbone = getattr(model, 'backbone', model)
+    normalizer = getattr(backbone, 'cluster_normalizer', None) \
+        if getattr(backbone, 'mixer_weighting', None) == 'similarity' else None
     own = model.state_dict()
     # shapes first: the first mismatching shape says most about a wrong arch or layout
     problems = [f'shape of {k}: {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the '
@@ -36,7 +47,7 @@ def check_against_config(state_dict, config: str):
     problems += [f'unexpected: {k}' for k in state_dict if k not in own]
     if not problems:
         model.load_state_dict(state_dict, strict=True)
-    return problems, type(model).__name__
+    return problems, type(model).__name__, normalizer
 
 
 def main(argv=None):
@@ -59,12 +70,15 @@ def main(argv=None):
     for key, before, after in report.reshaped[:3]:
         print(f'  reshaped {key}: {before} -> {after}')
     if len(report.reshaped) > 3:
-        print(f'  ... {len(report.reshaped) - 3} more conv-shaped MLP weights flattened')
+        print(f'  ... {len(report.reshaped) - 3} more reshaped')
     if report.dropped:
         print(f'  dropped (no place in layout {report.layout}): {report.dropped}')
+    if report.trained_normalizer:
+        print(f"trained with cluster_normalizer='{report.trained_normalizer}' "
+              f'({report.evidence})')
 
     if args.config:
-        problems, name = check_against_config(state_dict, args.config)
+        problems, name, normalizer = check_against_config(state_dict, args.config)
         if problems:
             print(f'the result does not fit the {name} of {args.config}:')
             for problem in problems[:20]:
@@ -74,11 +88,19 @@ def main(argv=None):
             print('nothing written: choose the --layout or the config that match')
             return 1
         print(f'checked: loads strictly into the {name} of {args.config}')
+        wanted = report.trained_normalizer
+        if wanted and normalizer and normalizer != wanted:
+            print(f"WARNING: the config's backbone uses cluster_normalizer='{normalizer}', these "
+                  f"weights were trained with '{wanted}': test and fine-tune them with "
+                  f'--cfg-options model.backbone.cluster_normalizer={wanted}')
 
     Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(str(args.dst) + '.tmp')
-    torch.save(dict(meta=dict(converted_from=str(args.src), layout=report.layout),
-                    state_dict=state_dict), tmp)
+    meta = dict(converted_from=str(args.src), layout=report.layout)
+    if report.trained_normalizer:
+        # the converted names no longer tell the generation: the loader reads it from here
+        meta['cluster_normalizer'] = report.trained_normalizer
+    torch.save(dict(meta=meta, state_dict=state_dict), tmp)
     tmp.replace(args.dst)  # a reader never sees half a file
     sha = hashlib.sha256(Path(args.dst).read_bytes()).hexdigest()
     print(f'wrote {len(state_dict)} tensors to {args.dst} (sha256 {sha[:8]})')

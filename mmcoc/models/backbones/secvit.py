@@ -25,8 +25,8 @@ from mmengine.model import BaseModule
 from mmcoc.models.layers.equal_clustering import equal_cluster_attention
 from mmcoc.registry import MODELS
 
-from .base import ClusteringBackbone, TimmClassifierMixin, init_trunc_normal
-from .context_cluster import unwrap_state_dict
+from .base import (CheckpointParts, ClusteringBackbone, TimmClassifierMixin, init_trunc_normal,
+                   unwrap_state_dict)
 
 NUM_STAGES = 4
 CLASSIFIER_DIM = 1024  # the classifier's 1x1 projection width, every variant
@@ -50,16 +50,22 @@ def rotary_tables(height: int, width: int, head_dim: int, device, dtype,
                   base: float = 10000.) -> Tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of 2D rotary position encoding for an ``height x width`` map: ``[N, d]``.
 
-    Axial: the first half of a head's channels rotates with the row, the second half with the
-    column; channel pairs ``(2i, 2i+1)`` rotate by ``position * base ** (-i / (d / 4))``.
+    Axial, as the official release: the first half of a head's channels rotates with the row,
+    the second half with the column; channel pairs ``(2i, 2i+1)`` rotate by ``position *
+    base ** (-i / (quarter - 1))``, ``quarter = d / 4`` (the release's ``1 / base **
+    linspace(0, 1, quarter)``). The inverse frequencies come from the release's formula in
+    float32, the dtype of its ``RoPE.angle`` buffers; the angles, cosines and sines are computed
+    in float64, so that a float64 run agrees with the release's float64 run and a float32 run
+    loses no precision at large positions.
     """
     if head_dim % 4:
         raise ValueError(f'2D rotary position encoding needs a head dim divisible by 4, got '
                          f'{head_dim}; choose embed_dims / num_heads accordingly')
     quarter = head_dim // 4
-    inv_freq = base ** (-torch.arange(quarter, device=device, dtype=torch.float32) / quarter)
-    rows = torch.arange(height, device=device, dtype=torch.float32)[:, None] * inv_freq
-    cols = torch.arange(width, device=device, dtype=torch.float32)[:, None] * inv_freq
+    inv_freq = 1.0 / base ** torch.linspace(0, 1, quarter, device=device, dtype=torch.float32)
+    inv_freq = inv_freq.double()
+    rows = torch.arange(height, device=device, dtype=torch.float64)[:, None] * inv_freq
+    cols = torch.arange(width, device=device, dtype=torch.float64)[:, None] * inv_freq
     angles = torch.cat([rows[:, None, :].expand(height, width, quarter),
                         cols[None, :, :].expand(height, width, quarter)], dim=-1)
     angles = angles.reshape(height * width, head_dim // 2).repeat_interleave(2, dim=-1)
@@ -105,10 +111,10 @@ class SECAttention(nn.Module):
         # channels are (q|k|v, head, head_dim), the official layout of the qkv weights
         q, k, v = qkv.view(B, 3, self.num_heads, self.head_dim, H * W).permute(1, 0, 2, 4, 3)
         cos, sin = rotary
-        # the clustering ranks the keys' content; positions enter the attention logits only
+        # as the release: the equal split ranks the rotated keys (their mean is rotated too),
+        # so a token's position takes part in choosing its group
         out = equal_cluster_attention(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
-                                      self.num_clusters, cluster_keys=k,
-                                      return_assignment=self.keep_assignment)
+                                      self.num_clusters, return_assignment=self.keep_assignment)
         if self.keep_assignment:
             out, assignment = out
             self.last_assignment = assignment.view(B, self.num_heads, H, W)
@@ -418,6 +424,8 @@ _CLASSIFIER_PREFIXES = ('proj.', 'norm.', 'head.')
 _MMPRETRAIN_RENAMES = {'neck.proj.': 'proj.', 'neck.norm.': 'norm.', 'head.fc.': 'head.'}
 # LayerNorms saved without the LayerNorm2d wrapper (``norm1.weight``) get the wrapper's name
 _BARE_LAYER_NORM = re.compile(r'^(layers\.\d+\.blocks\.\d+\.norm[12]|out_norm\d)\.(weight|bias)$')
+# the release's per-stage rotary module keeps its inverse frequencies as a persistent buffer
+_ROTARY_BUFFER = re.compile(r'^layers\.\d+\.RoPE\.')
 
 
 def _canonical(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
@@ -431,6 +439,45 @@ def _canonical(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
     return key, value
 
 
+def split_checkpoint(state_dict: Dict, use_ema: bool = False) -> CheckpointParts:
+    """Take SecViT weights of any layout apart (see ``checkpoint_filter_fn``): the backbone
+    under mmcoc's names, the classifier as the timm model's ``proj.*``, ``norm.*``, ``head.*``,
+    a detector's or segmentor's neck and heads, and the release's rotary buffers (dropped)."""
+    if use_ema:
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get('model_ema'), dict):
+            raise KeyError('use_ema=True needs a checkpoint with a "model_ema" entry (the '
+                           'official DeiT-style releases); this one has none')
+        state_dict = state_dict['model_ema']
+    source = unwrap_state_dict(state_dict)
+    prefixed = any(k.startswith('backbone.') for k in source)
+    parts = CheckpointParts({}, {}, {}, [], [], [])
+    for source_key, value in source.items():
+        key = source_key
+        if prefixed:
+            if key.startswith('backbone.'):
+                key = key[len('backbone.'):]
+            else:
+                renamed = next((new + key[len(old):] for old, new in _MMPRETRAIN_RENAMES.items()
+                                if key.startswith(old)), None)
+                if renamed is None:
+                    parts.others[key] = value  # a detector's or segmentor's neck and heads
+                    continue
+                key = renamed
+        if _ROTARY_BUFFER.match(key):
+            # the release stores its rotary inverse frequencies; rotary_tables computes the
+            # same ones, for whatever map size comes
+            parts.dropped.append(source_key)
+            continue
+        new_key, new_value = _canonical(key, value)
+        target = parts.classifier if new_key.startswith(_CLASSIFIER_PREFIXES) else parts.backbone
+        target[new_key] = new_value
+        if new_key != key:
+            parts.renamed.append((source_key, new_key))
+        if new_value.shape != value.shape:
+            parts.reshaped.append((new_key, tuple(value.shape), tuple(new_value.shape)))
+    return parts
+
+
 def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None,
                          use_ema: bool = False) -> Dict:
     """Map SecViT weights of any layout onto mmcoc's names: the backbone keys plus the
@@ -441,26 +488,9 @@ def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None,
     checkpoints (``backbone.*``, ``neck.proj/norm.*``, ``head.fc.*``) and whole mmdet/mmseg
     models (``backbone.*``; their necks and heads are left out). LayerNorms saved without the
     official ``LayerNorm2d`` wrapper, conv-shaped heads, linear projections and flat layer
-    scales are renamed/reshaped to this implementation's.
+    scales are renamed/reshaped to this implementation's; the release's persistent rotary
+    buffers (``layers.N.RoPE.angle``) are left out, so that strict loads (timm's
+    ``pretrained_cfg_overlay=dict(file=...)``) succeed.
     """
-    if use_ema:
-        if not isinstance(state_dict, dict) or not isinstance(state_dict.get('model_ema'), dict):
-            raise KeyError('use_ema=True needs a checkpoint with a "model_ema" entry (the '
-                           'official DeiT-style releases); this one has none')
-        state_dict = state_dict['model_ema']
-    source = unwrap_state_dict(state_dict)
-    prefixed = any(k.startswith('backbone.') for k in source)
-    out = {}
-    for key, value in source.items():
-        if prefixed:
-            if key.startswith('backbone.'):
-                key = key[len('backbone.'):]
-            else:
-                renamed = next((new + key[len(old):] for old, new in _MMPRETRAIN_RENAMES.items()
-                                if key.startswith(old)), None)
-                if renamed is None:
-                    continue  # a detector's or segmentor's neck and heads
-                key = renamed
-        key, value = _canonical(key, value)
-        out[key] = value
-    return out
+    parts = split_checkpoint(state_dict, use_ema=use_ema)
+    return {**parts.backbone, **parts.classifier}

@@ -65,8 +65,10 @@ def context_cluster(feats: torch.Tensor,
         proposals: centers per side within each region (``proposals ** 2`` centers).
         folds: regions per side (``folds ** 2`` regions clustered independently).
         normalizer: ``'similarity'`` divides the cluster sum by ``1 + sum(s)`` as Eq. (1) of the
-            paper; ``'count'`` divides by ``1 + |cluster|`` as the released reference code (and
-            therefore the released checkpoints) do.
+            paper and the official code since 2023-05-31 (today's ImageNet checkpoints);
+            ``'count'`` divides by ``1 + |cluster|`` as the official code of 2023-03 (its
+            classification checkpoints and every released Mask R-CNN and Semantic FPN model)
+            and FEC do.
         weighting: ``'similarity'`` sums the members' values weighted by their similarity
             (Context Clusters); ``'plain'`` sums them unweighted (FEC; needs ``'count'``).
         return_assignment: also return each point's center index, ``[B, heads, H, W]`` (long),

@@ -5,7 +5,9 @@ Per head, the mean of the keys is a global token; every key's cosine similarity 
 tokens; the ranked sequence is cut into ``num_clusters`` consecutive groups of the same size
 ``L``; softmax attention runs inside each group; the outputs go back to the original order.
 Sorting replaces iterative clustering and makes every group the same size, so all groups go
-through one batched attention call.
+through one batched attention call. The keys ranked are the ones the attention uses: in SecViT
+(and its official release since the rotary encoding was added, commit b57a69e of
+qhfan/SecViT) they are scaled and rotated before the ranking, so position takes part in it.
 
 Any token count is accepted. The reference code asserts that ``N`` divides by the cluster
 count; here the ranked sequence is conceptually padded to ``num_clusters * L`` tokens with
@@ -51,7 +53,6 @@ def equal_cluster_attention(q: torch.Tensor,
                             k: torch.Tensor,
                             v: torch.Tensor,
                             num_clusters: int,
-                            cluster_keys: Optional[torch.Tensor] = None,
                             scale: Optional[float] = None,
                             return_assignment: bool = False):
     """Softmax attention within equal-size semantic clusters.
@@ -59,8 +60,6 @@ def equal_cluster_attention(q: torch.Tensor,
     Args:
         q, k, v: ``[B, heads, N, d]`` queries, keys, values (``v`` may have its own ``d``).
         num_clusters: groups per head; ``1`` is global attention over all ``N`` tokens.
-        cluster_keys: ``[B, heads, N, c]`` tokens the clustering ranks (default ``k``); SecViT
-            ranks the keys before their rotary position encoding.
         scale: attention logit scale; default ``d ** -0.5``.
         return_assignment: also return each token's group index, ``[B, heads, N]`` (long).
 
@@ -75,11 +74,6 @@ def equal_cluster_attention(q: torch.Tensor,
                          f'v {tuple(v.shape)}')
     if not isinstance(num_clusters, int) or num_clusters < 1:
         raise ValueError(f'num_clusters must be a positive int, got {num_clusters!r}')
-    if cluster_keys is None:
-        cluster_keys = k
-    elif cluster_keys.shape[:3] != k.shape[:3]:
-        raise ValueError(f'cluster_keys {tuple(cluster_keys.shape)} must have the batch, heads '
-                         f'and tokens of k {tuple(k.shape)}')
     B, E, N, _ = q.shape
     if num_clusters == 1:
         # one group: attention is permutation-equivariant, so no sorting is needed
@@ -89,7 +83,7 @@ def equal_cluster_attention(q: torch.Tensor,
         return out
 
     L = cluster_group_size(N, num_clusters)
-    order = equal_cluster_order(cluster_keys)
+    order = equal_cluster_order(k)
     # rows of [B * E * N, d]: index_select / index_copy of whole rows are several times faster
     # on a CPU than gather / scatter with an index expanded over d
     rows = (order + torch.arange(B * E, device=q.device).view(B, E, 1) * N).reshape(-1)

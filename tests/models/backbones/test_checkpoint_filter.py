@@ -1,26 +1,37 @@
 """Official Context-Cluster checkpoint layouts load through ``checkpoint_filter_fn``."""
 import argparse
+import warnings
 
 import pytest
 import torch
 import torch.nn as nn
 
 from mmcoc.models import ContextCluster, ContextClusterClassifier, checkpoint_filter_fn
+from mmcoc.models.backbones.context_cluster import NormalizerMismatchWarning, trained_normalizer
+from mmcoc.models.timm_models import FECClassifier
 from mmcoc.testing import official_classification, official_dense, perturbed
 from mmcoc.utils import load_weights
+
+
+# the normaliser each official generation was trained with
+TRAINED_WITH = {1: 'count', 3: 'similarity'}
 
 
 @pytest.mark.parametrize('generation', [1, 3])
 def test_official_classification_release_loads_exactly(tmp_path, generation):
     torch.manual_seed(0)
-    source = perturbed(ContextClusterClassifier('tiny', num_classes=7)).eval()
+    normalizer = TRAINED_WITH[generation]
+    source = perturbed(ContextClusterClassifier('tiny', num_classes=7,
+                                                cluster_normalizer=normalizer)).eval()
     path = tmp_path / 'coc_tiny.pth.tar'
     # as timm's training script saves it: args Namespace beside the weights
     torch.save(dict(epoch=300, arch='coc_tiny', args=argparse.Namespace(lr=1e-3, model='coc_tiny'),
                     state_dict=official_classification(source, generation)), path)
-    target = ContextClusterClassifier('tiny', num_classes=7,
+    target = ContextClusterClassifier('tiny', num_classes=7, cluster_normalizer=normalizer,
                                       init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    target.init_weights()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', NormalizerMismatchWarning)  # the settings agree
+        target.init_weights()
     target.eval()
     x = torch.randn(2, 3, 64, 64)
     assert torch.equal(source(x), target(x))
@@ -28,7 +39,8 @@ def test_official_classification_release_loads_exactly(tmp_path, generation):
 
 def test_official_dense_release_loads_into_backbone(tmp_path):
     torch.manual_seed(0)
-    source = perturbed(ContextCluster('small', proposals=5, out_indices=(0, 1, 2, 3))).eval()
+    source = perturbed(ContextCluster('small', proposals=5, out_indices=(0, 1, 2, 3),
+                                      cluster_normalizer='count')).eval()
     path = tmp_path / 'mask_rcnn_coc_small_5.pth'
     dense = nn.Module()
     dense.backbone = source
@@ -36,6 +48,7 @@ def test_official_dense_release_loads_into_backbone(tmp_path):
     checkpoint['state_dict']['neck.lateral_convs.0.conv.weight'] = torch.zeros(256, 64, 1, 1)
     torch.save(checkpoint, path)
     target = ContextCluster('small', proposals=5, out_indices=(0, 1, 2, 3),
+                            cluster_normalizer='count',
                             init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     target.init_weights()
     target.eval()
@@ -106,3 +119,71 @@ def test_pretrained_argument_as_mmseg_passes_it(tmp_path):
     with pytest.raises(ValueError, match='not both'):
         ContextCluster('tiny', pretrained=str(path), init_cfg=dict(type='Pretrained',
                                                                    checkpoint=str(path)))
+
+
+def _releases():
+    """Each official generation's layout, from one CoC-tiny: name -> (checkpoint, normaliser)."""
+    torch.manual_seed(0)
+    classifier = ContextClusterClassifier('tiny', num_classes=3)
+    dense = nn.Module()
+    dense.backbone = ContextCluster('tiny', out_indices=(0, 1, 2, 3))
+    return {
+        '2023-03 classification (fc1/fc2/fc_v, conv MLPs)':
+            (dict(state_dict=official_classification(classifier, 1)), 'count'),
+        '2023-03 Mask R-CNN / Semantic FPN (conv MLPs)': (official_dense(dense), 'count'),
+        '2024 classification (f/v/proj, Linear MLPs)':
+            (dict(state_dict=official_classification(classifier, 3)), 'similarity'),
+    }
+
+
+@pytest.mark.parametrize('release', sorted(_releases()))
+def test_each_generation_tells_its_normaliser_and_a_mismatch_warns(release):
+    checkpoint, trained = _releases()[release]
+    assert trained_normalizer(checkpoint)[0] == trained
+    other = {'count': 'similarity', 'similarity': 'count'}[trained]
+    dense = 'backbone.patch_embed.proj.weight' in checkpoint['state_dict']
+    model_type = ContextCluster if dense else ContextClusterClassifier
+    kwargs = dict(out_indices=(0, 1, 2, 3)) if dense else dict(num_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', NormalizerMismatchWarning)
+        checkpoint_filter_fn(checkpoint, model_type('tiny', cluster_normalizer=trained, **kwargs))
+    with pytest.warns(NormalizerMismatchWarning) as record:
+        checkpoint_filter_fn(checkpoint, model_type('tiny', cluster_normalizer=other, **kwargs))
+    message = str(record[0].message)
+    assert '\n' not in message
+    assert f"trained with cluster_normalizer='{trained}'" in message
+    assert f'--cfg-options model.backbone.cluster_normalizer={trained}' in message
+
+
+def test_checkpoints_that_do_not_tell_load_silently():
+    torch.manual_seed(0)
+    mmcoc_weights = ContextClusterClassifier('tiny', num_classes=3).state_dict()  # norm6
+    fec_release = official_classification(FECClassifier('small', num_classes=3))
+    for checkpoint in (mmcoc_weights, fec_release):
+        assert trained_normalizer(checkpoint) == (None, '')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', NormalizerMismatchWarning)
+        for normalizer in ('count', 'similarity'):
+            checkpoint_filter_fn(mmcoc_weights, ContextClusterClassifier(
+                'tiny', num_classes=3, cluster_normalizer=normalizer))
+        checkpoint_filter_fn(fec_release, FECClassifier('small', num_classes=3))
+    # what the converter recorded in the meta speaks for a converted file
+    converted = dict(meta=dict(cluster_normalizer='count'), state_dict=mmcoc_weights)
+    assert trained_normalizer(converted)[0] == 'count'
+    with pytest.warns(NormalizerMismatchWarning, match="trained with cluster_normalizer='count'"):
+        checkpoint_filter_fn(converted, ContextClusterClassifier('tiny', num_classes=3))
+
+
+def test_timm_warns_when_loading_a_release_with_the_other_normaliser(tmp_path):
+    import timm
+    torch.manual_seed(0)
+    source = perturbed(ContextClusterClassifier('tiny', cluster_normalizer='count')).eval()
+    path = tmp_path / 'coc_tiny_2023.pth.tar'
+    torch.save(dict(state_dict=official_classification(source, 1)), path)
+    with pytest.warns(NormalizerMismatchWarning, match="build it with cluster_normalizer='count'"):
+        timm.create_model('coc_tiny', pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    model = timm.create_model('coc_tiny', pretrained=True, cluster_normalizer='count',
+                              pretrained_cfg_overlay=dict(file=str(path))).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), source(x))

@@ -1,5 +1,6 @@
 """SecViT: the published sizes, the attention's math, any input size, weights in the official
 layout."""
+import functools
 import math
 
 import pytest
@@ -12,6 +13,8 @@ from mmcoc.models import SecViT
 from mmcoc.models.backbones.secvit import (SECAttention, SecViTClassifier, apply_rotary,
                                            checkpoint_filter_fn, rotary_tables)
 from mmcoc.models.layers import equal_cluster_order
+from mmcoc.testing.naive_secvit import (naive_inverse_frequencies, naive_rotary_angles,
+                                        naive_sec_attention)
 
 # the official logs' n_parameters, 1000-class head
 PARAMS = {'t': 14_981_800, 's': 26_776_104, 'b': 54_682_776, 'l': 96_495_096}
@@ -73,34 +76,58 @@ def test_published_model_runs_odd_sizes():
         assert model(torch.randn(1, 3, 97, 70)).shape == (1, 3)
 
 
-def _reference_attention(attn, x, rotary):
-    """SECAttention written as the released code (rearranged qkv, scaled keys ranked against
-    their mean, sorted groups of equal size), with the rotary encoding on q and k."""
-    B, C, H, W = x.shape
-    E, d, K = attn.num_heads, attn.head_dim, attn.num_clusters
-    qkv = attn.qkv(x)
-    lepe = attn.lepe(qkv[:, 2 * C:])
-    # 'b (m n d) h w -> m b n (h w) d'
-    q, k, v = qkv.reshape(B, 3, E, d, H * W).permute(1, 0, 2, 4, 3)
-    k = k * d ** -0.5
-    order = equal_cluster_order(k)
-    cos, sin = rotary
-    q, k_rot = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-    idx = order.unsqueeze(-1).expand_as(q)
-    qs, ks, vs = (t.gather(2, idx).view(B, E, K, H * W // K, d) for t in (q, k_rot, v))
-    out = torch.softmax(qs @ ks.transpose(-1, -2), -1) @ vs
-    out = out.view(B, E, H * W, d).gather(2, order.argsort(-1).unsqueeze(-1).expand_as(q))
-    out = out.permute(0, 1, 3, 2).reshape(B, C, H, W)
-    return attn.out_proj(out + lepe)
+def _naive_tables(height, width, head_dim):
+    """cos and sin of the naive formulation's angles, in SECAttention's per-channel layout."""
+    angles = naive_rotary_angles(height, width, head_dim).repeat_interleave(2, dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def test_rotary_frequencies_are_the_releases():
+    # 1 / 10000 ** linspace(0, 1, d / 4): the last pair of each half turns at 1e-4 rad per step
+    for height, width, head_dim in ((7, 9, 8), (56, 56, 32), (5, 3, 4)):
+        cos, sin = rotary_tables(height, width, head_dim, 'cpu', torch.float64)
+        naive_cos, naive_sin = _naive_tables(height, width, head_dim)
+        torch.testing.assert_close(cos, naive_cos, rtol=0, atol=1e-12)
+        torch.testing.assert_close(sin, naive_sin, rtol=0, atol=1e-12)
+    # float32 tables are the float64 ones rounded, whatever the position
+    cos32, _ = rotary_tables(56, 56, 32, 'cpu', torch.float32)
+    torch.testing.assert_close(cos32, _naive_tables(56, 56, 32)[0].float(), rtol=0, atol=1e-7)
 
 
 @pytest.mark.parametrize('clusters', [1, 4])
-def test_attention_is_the_released_math_plus_rope(clusters):
+def test_attention_ranks_the_rotated_keys(clusters):
+    # the naive tables go to both, so this checks the attention alone: keys scaled and rotated,
+    # then ranked against their (rotated) mean, then split into equal groups
     torch.manual_seed(0)
     attn = SECAttention(32, 4, clusters).double()
     x = torch.randn(2, 32, 6, 8, dtype=torch.float64)
-    rotary = rotary_tables(6, 8, 8, x.device, x.dtype)
-    torch.testing.assert_close(attn(x, rotary), _reference_attention(attn, x, rotary))
+    attn.keep_assignment = True
+    out = attn(x, _naive_tables(6, 8, 8))
+    torch.testing.assert_close(out, naive_sec_attention(attn, x), rtol=0, atol=1e-12)
+    if clusters > 1:
+        # position takes part: the same content at shifted positions groups otherwise
+        unrotated = equal_cluster_order(attn.qkv(x)[:, 32:64].reshape(2, 4, 8, 48)
+                                        .transpose(2, 3))
+        groups = torch.empty_like(unrotated).scatter_(
+            2, unrotated, (torch.arange(48) // 12).expand(2, 4, 48))
+        assert not torch.equal(attn.last_assignment.flatten(2), groups)
+
+
+def test_classifier_is_the_naive_formulation_end_to_end():
+    torch.manual_seed(0)
+    arch = dict(TINY, num_clusters=[4, 4, 2, 1])  # 64 px: 16x16, 8x8, 4x4, 2x2 maps divide
+    model = SecViTClassifier(arch=arch, num_classes=5).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        fast = model(x)
+        for m in model.modules():
+            if isinstance(m, SECAttention):
+                m.forward = functools.partial(lambda mod, x, rotary: naive_sec_attention(mod, x),
+                                              m)
+        torch.testing.assert_close(fast, model(x), rtol=0, atol=1e-10)
 
 
 def test_rotary_logits_depend_on_relative_position_only():
@@ -160,16 +187,20 @@ def test_bad_settings_name_the_problem():
         SecViT(TINY)(torch.randn(1, 1, 32, 32))
 
 
-def _official_layout(model):
+def _official_layout(model, ema_offset=1):
     """The released layout, built from our own keys: a DeiT-style dict, LayerNorms without the
-    LayerNorm2d wrapper, a 1x1-conv head."""
+    LayerNorm2d wrapper, a 1x1-conv head, and each stage's persistent rotary buffer
+    (``layers.N.RoPE.angle``, its inverse frequencies)."""
     official = {}
     for key, value in model.state_dict().items():
         key = key.replace('.norm1.norm.', '.norm1.').replace('.norm2.norm.', '.norm2.')
         if key == 'head.weight':
             value = value[:, :, None, None]
         official[key] = value.clone()
-    ema = {k: v + 1 if v.is_floating_point() else v for k, v in official.items()}
+    for i, stage in enumerate(model.layers):
+        official[f'layers.{i}.RoPE.angle'] = naive_inverse_frequencies(
+            stage.blocks[0].attn.head_dim)
+    ema = {k: v + ema_offset if v.is_floating_point() else v for k, v in official.items()}
     return {'model': official, 'model_ema': ema, 'epoch': 298}
 
 
@@ -187,6 +218,7 @@ def test_official_checkpoint_loads_into_timm_and_the_backbone(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(target(x), source(x))
 
+    assert not any('RoPE' in k for k in mapped)  # computed, not loaded
     ema = checkpoint_filter_fn(torch.load(path), use_ema=True)
     torch.testing.assert_close(ema['patch_embed.proj.0.weight'],
                                source.patch_embed.proj[0].weight + 1)
@@ -196,6 +228,19 @@ def test_official_checkpoint_loads_into_timm_and_the_backbone(tmp_path):
     backbone.init_weights()
     with torch.no_grad():
         torch.testing.assert_close(backbone.eval()(x)[-1], source.forward_features(x))
+
+
+def test_official_release_loads_strictly_through_timm(tmp_path):
+    torch.manual_seed(0)
+    source = SecViTClassifier(arch='t').eval()
+    path = tmp_path / 'secvit_t_official.pth'
+    # timm reads model_ema where there is one: the same weights, so outputs can be compared
+    torch.save(_official_layout(source, ema_offset=0), path)
+    model = timm.create_model('secvit_t', pretrained=True,
+                              pretrained_cfg_overlay=dict(file=str(path))).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), source(x), rtol=0, atol=0)
 
 
 def test_mmpretrain_classifier_weights_load_into_timm(tmp_path):

@@ -7,19 +7,18 @@ import torch
 from mmcoc.models.layers import equal_cluster_attention, equal_cluster_order
 
 
-def naive_sec_attention(q, k, v, num_clusters, cluster_keys=None, pad_fill=0.0):
+def naive_sec_attention(q, k, v, num_clusters, pad_fill=0.0):
     """SEC written out token by token: rank each head's tokens by cosine similarity to the mean
     key, pad the ranked sequence to ``num_clusters * L`` with ``pad_fill`` tokens (ranked last),
     and for every cluster attend over the keys of that cluster that are not padding."""
-    ck = k if cluster_keys is None else cluster_keys
     B, E, N, d = q.shape
     L = math.ceil(N / num_clusters)
     out = torch.zeros(B, E, N, v.shape[-1], dtype=q.dtype)
     groups = torch.zeros(B, E, N, dtype=torch.long)
     for b in range(B):
         for e in range(E):
-            center = ck[b, e].mean(0)
-            sims = torch.stack([center @ ck[b, e, n] / (center.norm() * ck[b, e, n].norm())
+            center = k[b, e].mean(0)
+            sims = torch.stack([center @ k[b, e, n] / (center.norm() * k[b, e, n].norm())
                                 for n in range(N)])
             order = torch.argsort(sims.detach(), stable=True)
             pad = num_clusters * L - N
@@ -119,15 +118,6 @@ def test_order_ranks_by_cosine_to_the_mean_key_and_ignores_scale():
     assert torch.equal(equal_cluster_order(k * 0.125), order)  # SecViT ranks scaled keys
 
 
-def test_cluster_keys_decide_the_groups():
-    q, k, v = _inputs(1, 1, 16, 8, seed=6)
-    ck = torch.randn(1, 1, 16, 4, dtype=torch.float64)
-    _, groups = equal_cluster_attention(q, k, v, 4, cluster_keys=ck, return_assignment=True)
-    expected = torch.empty(16, dtype=torch.long)
-    expected[equal_cluster_order(ck)[0, 0]] = torch.arange(16) // 4
-    assert torch.equal(groups[0, 0], expected)
-
-
 def test_bad_inputs_name_the_problem():
     q, k, v = _inputs(1, 1, 8, 8)
     with pytest.raises(ValueError, match='num_clusters must be a positive int'):
@@ -136,5 +126,3 @@ def test_bad_inputs_name_the_problem():
         equal_cluster_attention(q[0], k, v, 2)
     with pytest.raises(ValueError, match='q and k must have the same shape'):
         equal_cluster_attention(q, k[..., :4], v, 2)
-    with pytest.raises(ValueError, match='cluster_keys'):
-        equal_cluster_attention(q, k, v, 2, cluster_keys=k[:, :, :4])
