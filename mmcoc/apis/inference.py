@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+import torch
 import torch.nn as nn
 from mmengine.registry import DefaultScope
 
 from mmcoc.engine import adapt_to_machine, load_config
 from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.inputs import check_finite_images
 from mmcoc.visualization import (ClusterMaps, ClusterSite, find_cluster_sites, loader_layout,
                                  maps_from_inputs, resize_longer_side)
 
@@ -93,6 +95,7 @@ def load_model(config: str, checkpoint: Optional[str] = None) -> LoadedModel:
 
 def cluster_maps(loaded: LoadedModel, image_rgb: np.ndarray, size: int = 224) -> ClusterMaps:
     """Cluster maps of an RGB image, resized so that its longer side is ``size`` pixels."""
+    check_finite_images(torch.as_tensor(image_rgb), 'cluster_maps')
     return maps_from_inputs(loaded.model, loaded.sites,
                             loader_layout(resize_longer_side(image_rgb, size)))
 
@@ -106,6 +109,7 @@ class Prediction:
 def predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int = 5,
             score_threshold: float = 0.3) -> Prediction:
     """The model's prediction on an RGB image, through its task's inference API."""
+    check_finite_images(torch.as_tensor(image_rgb), 'predict')
     # The APIs build their pipelines in the current default scope, which the last model loaded
     # (init_detector, init_model: any task) set process-wide: use this model's own.
     scope = next(name for name, task in TASKS.items() if task == loaded.task)

@@ -1,4 +1,4 @@
-from .hooks import ClusterVisualizationHook, DeepClusterHook
+from .hooks import ClusterVisualizationHook, DeepClusterHook, FiniteInputsHook
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .recovery import (AtomicCheckpointHook, CheckpointFitHook, PlainCheckpointHook,
                        ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop, make_recoverable)
@@ -7,7 +7,7 @@ from .runtime import (adapt_to_machine, build_model, build_runner, init_distribu
                       use_amp)
 
 __all__ = ['AtomicCheckpointHook', 'CPUAutocastOptimWrapper', 'CheckpointFitHook',
-           'ClusterVisualizationHook', 'DeepClusterHook', 'PlainCheckpointHook',
+           'ClusterVisualizationHook', 'DeepClusterHook', 'FiniteInputsHook', 'PlainCheckpointHook',
            'RecoverableRunner', 'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop',
            'adapt_to_machine', 'build_model', 'build_runner', 'init_distributed', 'load_config',
            'make_recoverable', 'use_amp']

@@ -249,8 +249,8 @@ def _bare_type(cfg) -> str:
 
 def make_recoverable(cfg):
     """Switch a config's train loop and checkpoint hook to the resumable ones and add
-    ``PlainCheckpointHook`` and ``CheckpointFitHook`` (in place). Loops and hooks of other
-    types (a custom loop, a custom checkpoint hook) are left alone.
+    ``PlainCheckpointHook``, ``CheckpointFitHook`` and ``FiniteInputsHook`` (in place). Loops
+    and hooks of other types (a custom loop, a custom checkpoint hook) are left alone.
     """
     train_cfg = cfg.get('train_cfg')
     if train_cfg:
@@ -265,7 +265,7 @@ def make_recoverable(cfg):
         checkpoint['type'] = 'mmcoc.AtomicCheckpointHook'
         checkpoint.pop('_scope_', None)
     hooks = list(cfg.get('custom_hooks') or [])
-    for name in ('PlainCheckpointHook', 'CheckpointFitHook'):
+    for name in ('PlainCheckpointHook', 'CheckpointFitHook', 'FiniteInputsHook'):
         if not any(_bare_type(hook) == name for hook in hooks):
             hooks.append(dict(type=f'mmcoc.{name}'))
     cfg.custom_hooks = hooks

@@ -5,13 +5,17 @@ Registered when ``mmcoc`` is imported (``coc_*``, ``fec_*``, ``secvit_*``). ``pr
 ``checkpoint_filter_fn`` (no hub is contacted).
 """
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+import torch
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
 from .backbones.base import TimmClassifierMixin
-from .backbones.context_cluster import NUM_STAGES, ContextCluster, checkpoint_filter_fn
+from .backbones.context_cluster import NUM_STAGES, ContextCluster
 from .backbones.fec import FEC
-from .backbones.secvit import SecViT, SecViTClassifier
-from .backbones.secvit import checkpoint_filter_fn as secvit_filter_fn
+from .backbones.secvit import NUM_STAGES as SECVIT_STAGES
+from .backbones.secvit import SecViT
+from .necks import CLASSIFIER_DIM, classifier_layers
+from .weight_layouts.context_cluster import checkpoint_filter_fn
+from .weight_layouts.secvit import checkpoint_filter_fn as secvit_filter_fn
 
 
 class ContextClusterClassifier(TimmClassifierMixin, ContextCluster):
@@ -29,6 +33,31 @@ class ContextClusterClassifier(TimmClassifierMixin, ContextCluster):
         self.global_pool = global_pool
         self.num_features = self.head_hidden_size = self.embed_dims[-1]
         self.head = self._make_head(num_classes)
+
+
+class SecViTClassifier(TimmClassifierMixin, SecViT):
+    """The official classifier (timm's ``secvit_*``): the backbone's last map, ``proj`` (1x1
+    conv to 1024), ``norm`` (BN), Swish, global average, ``head`` (linear)."""
+
+    def __init__(self, arch='t', num_classes=1000, in_chans=3, global_pool='avg', **kwargs):
+        self.check_global_pool(global_pool)
+        kwargs.pop('out_indices', None)
+        kwargs.pop('norm_outputs', None)
+        super().__init__(arch=arch, in_channels=in_chans, out_indices=SECVIT_STAGES - 1,
+                         norm_outputs=False, **kwargs)
+        self.num_classes = num_classes
+        self.global_pool = global_pool
+        self.num_features = self.embed_dims[-1]
+        self.head_hidden_size = CLASSIFIER_DIM
+        self.proj, self.norm, self.act = classifier_layers(self.num_features)
+        self._init_weights(self.proj)
+        self.head = self._make_head(num_classes)
+
+    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.proj(x)))
+
+
+# ---------------------------------------------------------------------- weights
 
 
 def _cfg(**kwargs):

@@ -93,7 +93,7 @@ def test_wrong_config_names_the_key_and_writes_nothing(tmp_path):
 
 
 def test_secvit_release_converts_and_reports_its_rotary_buffers(tmp_path):
-    from mmcoc.models.backbones.secvit import SecViTClassifier
+    from mmcoc.models import SecViTClassifier
     config = ROOT / 'configs' / 'secvit' / 'secvit_t_in1k.py'
     torch.manual_seed(0)
     source = SecViTClassifier(arch='t').eval()

@@ -73,7 +73,7 @@ def main():
     print(f'after the first {args.every}: {base:.1f} MiB; highest later: {worst:.1f} MiB '
           f'({growth:+.1%}; limit {args.tolerance:+.0%}): {"flat" if ok else "GROWS"}')
     if args.out:
-        lines = [f'# Inference memory: `tools/analysis_tools/check_inference_memory.py`', '',
+        lines = ['# Inference memory: `tools/analysis_tools/check_inference_memory.py`', '',
                  f'`{" ".join(sys.argv)}`, torch {torch.__version__}, '
                  f'{torch.get_num_threads()} thread(s), {time.strftime("%Y-%m-%d")}: mmdet\'s '
                  f'`DetInferencer` ({args.config}, '

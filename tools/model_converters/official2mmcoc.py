@@ -22,6 +22,7 @@ ran it when the config's backbone uses the other one.
 """
 import argparse
 import hashlib
+import io
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import torch
 
 from mmcoc.models import LAYOUTS, convert_checkpoint
 from mmcoc.utils import load_checkpoint_file
+from mmcoc.utils.fileio import atomic_write
 
 
 def check_against_config(state_dict, config: str):
@@ -94,14 +96,13 @@ def main(argv=None):
                   f"weights were trained with '{wanted}': test and fine-tune them with "
                   f'--cfg-options model.backbone.cluster_normalizer={wanted}')
 
-    Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(args.dst) + '.tmp')
     meta = dict(converted_from=str(args.src), layout=report.layout)
     if report.trained_normalizer:
         # the converted names no longer tell the generation: the loader reads it from here
         meta['cluster_normalizer'] = report.trained_normalizer
-    torch.save(dict(meta=meta, state_dict=state_dict), tmp)
-    tmp.replace(args.dst)  # a reader never sees half a file
+    buffer = io.BytesIO()
+    torch.save(dict(meta=meta, state_dict=state_dict), buffer)
+    atomic_write(args.dst, buffer.getvalue())  # a reader never sees half a file
     sha = hashlib.sha256(Path(args.dst).read_bytes()).hexdigest()
     print(f'wrote {len(state_dict)} tensors to {args.dst} (sha256 {sha[:8]})')
     return 0

@@ -1,7 +1,7 @@
 from .context_cluster import ContextCluster, checkpoint_filter_fn
 from .fec import FEC
-from .secvit import SecViT, SecViTNeck
+from .secvit import SecViT
 from .vgg import VGG
 
-__all__ = ['ContextCluster', 'FEC', 'SecViT', 'SecViTNeck', 'checkpoint_filter_fn']
+__all__ = ['ContextCluster', 'FEC', 'SecViT', 'checkpoint_filter_fn']
 __all__ += ['VGG']

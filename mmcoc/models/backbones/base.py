@@ -1,7 +1,7 @@
 """What the four-stage clustering backbones (ContextCluster and its FEC, SecViT) share: stage
 selection, freezing, norm_eval, loading a ``Pretrained`` init_cfg through their own checkpoint
 filter, and the timm classifier head built on their last map."""
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -19,32 +19,6 @@ def init_trunc_normal(m: nn.Module, types):
         nn.init.trunc_normal_(m.weight, std=.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-
-
-def unwrap_state_dict(checkpoint: Dict) -> Dict:
-    """The tensors of a checkpoint: under ``state_dict``/``model`` if wrapped, no ``module.``."""
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in checkpoint.items()}
-
-
-class CheckpointParts(NamedTuple):
-    """A checkpoint taken apart by a backbone family's ``split_checkpoint``: the backbone under
-    mmcoc's names and shapes, the classifier under the timm model's names, everything else (a
-    detector's or segmentor's neck and heads), what was changed, and the source tensors no
-    mmcoc model has a place for. Context-Cluster checkpoints also say which
-    ``cluster_normalizer`` trained them where their layout tells (and the evidence)."""
-    backbone: Dict[str, torch.Tensor]
-    classifier: Dict[str, torch.Tensor]
-    others: Dict[str, torch.Tensor]
-    renamed: List[Tuple[str, str]]  # (source key, mmcoc backbone key)
-    reshaped: List[Tuple[str, tuple, tuple]]  # (mmcoc key, source shape, mmcoc shape)
-    dropped: List[str]  # source keys
-    trained_normalizer: Optional[str] = None
-    evidence: str = ''
 
 
 class ClusteringBackbone(BaseModule):

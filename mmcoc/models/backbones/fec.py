@@ -9,26 +9,13 @@ ContextCluster's, so FEC is one: module names follow the official release (``net
 the ClusterPools at odd ``i``; ``norm{0,2,4,6}``, ``norm`` for the classifier's) and official
 weights load through the same ``checkpoint_filter_fn``.
 """
-import contextlib
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict
 
 import torch.nn as nn
 
 from mmcoc.models.layers import ClusterPool
 from mmcoc.registry import MODELS
 from .context_cluster import ContextCluster
-
-
-@contextlib.contextmanager
-def _errors_naming(name: str):
-    """Re-raise ContextCluster's input/arch errors under the class the user built."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError) as err:
-        message = err.args[0] if err.args and isinstance(err.args[0], str) else None
-        if message is None or 'ContextCluster' not in message:
-            raise
-        raise type(err)(message.replace('ContextCluster', name)) from None
 
 
 @MODELS.register_module()
@@ -46,7 +33,7 @@ class FEC(ContextCluster):
             uses the setting of the stage it leads into (detection: ``[2, 2, 1, 1]``).
         in_channels, out_indices, frozen_stages, norm_eval, drop_rate, drop_path_rate,
             layer_scale_init_value, norm_cfg, act_cfg, pretrained, init_cfg: as
-            ``ContextCluster``.
+            ``ContextCluster``; ``cluster_normalizer`` is ``'count'``, the release's.
 
     ClusterPool's similarity projection ``conv_f`` gets no gradient by construction (it only
     feeds an argmax) and is built with ``requires_grad=False``: DDP needs no
@@ -60,38 +47,12 @@ class FEC(ContextCluster):
         'large': dict(layers=[4, 4, 12, 4], embed_dims=[64, 128, 320, 512],
                       heads=[6, 6, 12, 12], head_dim=32, proposals=[4, 4, 2, 2], folds=1),
     }
-    # a cluster's feature is the plain mean of its center and its members
+    # a cluster's feature is the plain mean of its center and its members, so the sum is
+    # divided by the count (the release's one normaliser)
     mixer_weighting = 'plain'
-
-    def __init__(self,
-                 arch: Union[str, Dict] = 'small',
-                 proposals: Optional[Union[int, Sequence[int]]] = None,
-                 folds: Optional[Union[int, Sequence[int]]] = None,
-                 in_channels: int = 3,
-                 out_indices: Union[int, Sequence[int]] = -1,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 drop_rate: float = 0.,
-                 drop_path_rate: float = 0.,
-                 layer_scale_init_value: float = 1e-5,
-                 norm_cfg: Dict = dict(type='GN', num_groups=1),
-                 act_cfg: Dict = dict(type='GELU'),
-                 pretrained: Optional[str] = None,
-                 init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
-        with _errors_naming(type(self).__name__):
-            # the count normaliser: with plain weighting, a cluster is the mean of its points
-            super().__init__(arch, proposals=proposals, folds=folds, in_channels=in_channels,
-                             out_indices=out_indices, frozen_stages=frozen_stages,
-                             norm_eval=norm_eval, cluster_normalizer='count',
-                             drop_rate=drop_rate, drop_path_rate=drop_path_rate,
-                             layer_scale_init_value=layer_scale_init_value, norm_cfg=norm_cfg,
-                             act_cfg=act_cfg, pretrained=pretrained, init_cfg=init_cfg)
+    default_normalizer = 'count'
 
     def _make_downsample(self, stage: int, in_dim: int, out_dim: int,
                          norm_cfg: Dict) -> nn.Module:
         # a ClusterPool clusters within the regions of the stage it leads into
         return ClusterPool(in_dim, out_dim, folds=self.arch['folds'][stage], norm_cfg=norm_cfg)
-
-    def check_input(self, x):
-        with _errors_naming(type(self).__name__):
-            super().check_input(x)

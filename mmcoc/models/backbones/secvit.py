@@ -13,23 +13,21 @@ the cluster count is handled inside the clustering op without letting any paddin
 token's attention.
 """
 import functools
-import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
 
-from mmcoc.models.layers.equal_clustering import equal_cluster_attention
+from mmcoc.models.layers import SECAttention, rotary_tables
 from mmcoc.registry import MODELS
 
-from .base import (CheckpointParts, ClusteringBackbone, TimmClassifierMixin, init_trunc_normal,
-                   unwrap_state_dict)
+from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
+
+from .base import ClusteringBackbone, init_trunc_normal
 
 NUM_STAGES = 4
-CLASSIFIER_DIM = 1024  # the classifier's 1x1 projection width, every variant
 _ARCH_KEYS = ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
               'drop_path_rate', 'layer_scale')
 
@@ -44,85 +42,6 @@ class ChannelLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-
-def rotary_tables(height: int, width: int, head_dim: int, device, dtype,
-                  base: float = 10000.) -> Tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of 2D rotary position encoding for an ``height x width`` map: ``[N, d]``.
-
-    Axial, as the official release: the first half of a head's channels rotates with the row,
-    the second half with the column; channel pairs ``(2i, 2i+1)`` rotate by ``position *
-    base ** (-i / (quarter - 1))``, ``quarter = d / 4`` (the release's ``1 / base **
-    linspace(0, 1, quarter)``). The inverse frequencies come from the release's formula in
-    float32, the dtype of its ``RoPE.angle`` buffers; the angles, cosines and sines are computed
-    in float64, so that a float64 run agrees with the release's float64 run and a float32 run
-    loses no precision at large positions.
-    """
-    if head_dim % 4:
-        raise ValueError(f'2D rotary position encoding needs a head dim divisible by 4, got '
-                         f'{head_dim}; choose embed_dims / num_heads accordingly')
-    quarter = head_dim // 4
-    inv_freq = 1.0 / base ** torch.linspace(0, 1, quarter, device=device, dtype=torch.float32)
-    inv_freq = inv_freq.double()
-    rows = torch.arange(height, device=device, dtype=torch.float64)[:, None] * inv_freq
-    cols = torch.arange(width, device=device, dtype=torch.float64)[:, None] * inv_freq
-    angles = torch.cat([rows[:, None, :].expand(height, width, quarter),
-                        cols[None, :, :].expand(height, width, quarter)], dim=-1)
-    angles = angles.reshape(height * width, head_dim // 2).repeat_interleave(2, dim=-1)
-    return angles.cos().to(dtype), angles.sin().to(dtype)
-
-
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each channel pair ``(x0, x1)`` of ``x`` (``[..., N, d]``) by the tables' angles."""
-    pairs = x.unflatten(-1, (-1, 2))
-    rotated = torch.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).flatten(-2)
-    return x * cos + rotated * sin
-
-
-class SECAttention(nn.Module):
-    """Multi-head attention within Semantic Equitable Clusters, plus LePE, 2D RoPE, projection.
-
-    ``num_clusters == 1`` is global attention. Setting ``keep_assignment`` stores each token's
-    cluster in ``last_assignment`` (``[B, heads, H, W]``, long) on every forward.
-    """
-
-    def __init__(self, dim: int, num_heads: int, num_clusters: int):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f'embed dim {dim} does not divide into {num_heads} heads')
-        if not isinstance(num_clusters, int) or num_clusters < 1:
-            raise ValueError(f'num_clusters must be a positive int (1 = global attention), '
-                             f'got {num_clusters!r}')
-        self.dim, self.num_heads, self.num_clusters = dim, num_heads, num_clusters
-        self.head_dim = dim // num_heads
-        if self.head_dim % 4:
-            raise ValueError(f'head dim {self.head_dim} (= {dim} / {num_heads} heads) must be '
-                             'divisible by 4 for the 2D rotary position encoding')
-        self.qkv = nn.Conv2d(dim, dim * 3, 1)
-        self.lepe = nn.Conv2d(dim, dim, 5, 1, 2, groups=dim)
-        self.out_proj = nn.Conv2d(dim, dim, 1)
-        self.keep_assignment = False
-        self.last_assignment: Optional[torch.Tensor] = None
-
-    def forward(self, x: torch.Tensor, rotary: Tuple[torch.Tensor, torch.Tensor]):
-        B, C, H, W = x.shape
-        qkv = self.qkv(x)
-        lepe = self.lepe(qkv[:, 2 * C:])
-        # channels are (q|k|v, head, head_dim), the official layout of the qkv weights
-        q, k, v = qkv.view(B, 3, self.num_heads, self.head_dim, H * W).permute(1, 0, 2, 4, 3)
-        cos, sin = rotary
-        # as the release: the equal split ranks the rotated keys (their mean is rotated too),
-        # so a token's position takes part in choosing its group
-        out = equal_cluster_attention(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
-                                      self.num_clusters, return_assignment=self.keep_assignment)
-        if self.keep_assignment:
-            out, assignment = out
-            self.last_assignment = assignment.view(B, self.num_heads, H, W)
-        out = out.transpose(2, 3).reshape(B, C, H, W)
-        return self.out_proj(out + lepe)
-
-    def extra_repr(self) -> str:
-        return f'heads={self.num_heads}, num_clusters={self.num_clusters}'
 
 
 class ConvFFN(nn.Module):
@@ -313,12 +232,12 @@ class SecViT(ClusteringBackbone):
     @classmethod
     def resolve_arch(cls, arch, num_clusters=None, drop_path_rate=None) -> Dict:
         """Expand an arch name or dict to per-stage lists, checking every value."""
-        arch = {**cls.arch_defaults, **cls._arch_dict(arch, 'SecViT', _ARCH_KEYS)}
+        arch = {**cls.arch_defaults, **cls._arch_dict(arch, cls.__name__, _ARCH_KEYS)}
         if num_clusters is not None:
             arch['num_clusters'] = num_clusters
         if drop_path_rate is not None:
             arch['drop_path_rate'] = drop_path_rate
-        cls._check_arch_keys(arch, 'SecViT', _ARCH_KEYS)
+        cls._check_arch_keys(arch, cls.__name__, _ARCH_KEYS)
         resolved = dict(drop_path_rate=float(arch['drop_path_rate']))
         for key in ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
                     'layer_scale'):
@@ -344,7 +263,7 @@ class SecViT(ClusteringBackbone):
 
     # ------------------------------------------------------------------ forward
     def check_input(self, x: torch.Tensor):
-        self._check_image_batch(x, 'SecViT')
+        self._check_image_batch(x, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self.check_input(x)
@@ -371,126 +290,3 @@ class SecViT(ClusteringBackbone):
 
     def checkpoint_filter(self, init_cfg):
         return functools.partial(checkpoint_filter_fn, use_ema=init_cfg.get('use_ema', False))
-
-
-def classifier_layers(in_dim: int, norm_cfg: Dict = dict(type='BN')):
-    """The official classifier's ``proj`` (1x1 conv to 1024), ``norm`` (BN) and Swish."""
-    return (nn.Conv2d(in_dim, CLASSIFIER_DIM, 1), build_norm_layer(norm_cfg, CLASSIFIER_DIM)[1],
-            nn.SiLU())
-
-
-@MODELS.register_module()
-class SecViTNeck(BaseModule):
-    """SecViT's classification neck for mmpretrain: 1x1 conv to 1024, BN, Swish, global
-    average. Give the last stage's map (``out_indices=3, norm_outputs=False``); follow it
-    with ``LinearClsHead(in_channels=1024)``."""
-
-    def __init__(self, in_channels: int = 512, norm_cfg: Dict = dict(type='BN'),
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.proj, self.norm, self.act = classifier_layers(in_channels, norm_cfg)
-        SecViT._init_weights(self.proj)
-
-    def forward(self, inputs):
-        x = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs
-        x = self.act(self.norm(self.proj(x))).mean((2, 3))
-        return (x, ) if isinstance(inputs, (tuple, list)) else x
-
-
-class SecViTClassifier(TimmClassifierMixin, SecViT):
-    """The official classifier (timm's ``secvit_*``): the backbone's last map, ``proj`` (1x1
-    conv to 1024), ``norm`` (BN), Swish, global average, ``head`` (linear)."""
-
-    def __init__(self, arch='t', num_classes=1000, in_chans=3, global_pool='avg', **kwargs):
-        self.check_global_pool(global_pool)
-        kwargs.pop('out_indices', None)
-        kwargs.pop('norm_outputs', None)
-        super().__init__(arch=arch, in_channels=in_chans, out_indices=NUM_STAGES - 1,
-                         norm_outputs=False, **kwargs)
-        self.num_classes = num_classes
-        self.global_pool = global_pool
-        self.num_features = self.embed_dims[-1]
-        self.head_hidden_size = CLASSIFIER_DIM
-        self.proj, self.norm, self.act = classifier_layers(self.num_features)
-        self._init_weights(self.proj)
-        self.head = self._make_head(num_classes)
-
-    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.proj(x)))
-
-
-# ---------------------------------------------------------------------- weights
-_CLASSIFIER_PREFIXES = ('proj.', 'norm.', 'head.')
-_MMPRETRAIN_RENAMES = {'neck.proj.': 'proj.', 'neck.norm.': 'norm.', 'head.fc.': 'head.'}
-# LayerNorms saved without the LayerNorm2d wrapper (``norm1.weight``) get the wrapper's name
-_BARE_LAYER_NORM = re.compile(r'^(layers\.\d+\.blocks\.\d+\.norm[12]|out_norm\d)\.(weight|bias)$')
-# the release's per-stage rotary module keeps its inverse frequencies as a persistent buffer
-_ROTARY_BUFFER = re.compile(r'^layers\.\d+\.RoPE\.')
-
-
-def _canonical(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
-    key = _BARE_LAYER_NORM.sub(r'\1.norm.\2', key)
-    if key == 'head.weight' and value.dim() == 4:  # a 1x1-conv head
-        value = value.flatten(1)
-    elif key == 'proj.weight' and value.dim() == 2:  # a linear projection
-        value = value[:, :, None, None]
-    elif re.search(r'\.gamma_[12]$', key) and value.dim() == 1:
-        value = value.view(1, -1, 1, 1)
-    return key, value
-
-
-def split_checkpoint(state_dict: Dict, use_ema: bool = False) -> CheckpointParts:
-    """Take SecViT weights of any layout apart (see ``checkpoint_filter_fn``): the backbone
-    under mmcoc's names, the classifier as the timm model's ``proj.*``, ``norm.*``, ``head.*``,
-    a detector's or segmentor's neck and heads, and the release's rotary buffers (dropped)."""
-    if use_ema:
-        if not isinstance(state_dict, dict) or not isinstance(state_dict.get('model_ema'), dict):
-            raise KeyError('use_ema=True needs a checkpoint with a "model_ema" entry (the '
-                           'official DeiT-style releases); this one has none')
-        state_dict = state_dict['model_ema']
-    source = unwrap_state_dict(state_dict)
-    prefixed = any(k.startswith('backbone.') for k in source)
-    parts = CheckpointParts({}, {}, {}, [], [], [])
-    for source_key, value in source.items():
-        key = source_key
-        if prefixed:
-            if key.startswith('backbone.'):
-                key = key[len('backbone.'):]
-            else:
-                renamed = next((new + key[len(old):] for old, new in _MMPRETRAIN_RENAMES.items()
-                                if key.startswith(old)), None)
-                if renamed is None:
-                    parts.others[key] = value  # a detector's or segmentor's neck and heads
-                    continue
-                key = renamed
-        if _ROTARY_BUFFER.match(key):
-            # the release stores its rotary inverse frequencies; rotary_tables computes the
-            # same ones, for whatever map size comes
-            parts.dropped.append(source_key)
-            continue
-        new_key, new_value = _canonical(key, value)
-        target = parts.classifier if new_key.startswith(_CLASSIFIER_PREFIXES) else parts.backbone
-        target[new_key] = new_value
-        if new_key != key:
-            parts.renamed.append((source_key, new_key))
-        if new_value.shape != value.shape:
-            parts.reshaped.append((new_key, tuple(value.shape), tuple(new_value.shape)))
-    return parts
-
-
-def checkpoint_filter_fn(state_dict: Dict, model: Optional[nn.Module] = None,
-                         use_ema: bool = False) -> Dict:
-    """Map SecViT weights of any layout onto mmcoc's names: the backbone keys plus the
-    classifier's ``proj.*``, ``norm.*``, ``head.*`` where the file has them.
-
-    Sources: official DeiT-style releases (``model`` and ``model_ema``; ``use_ema`` picks the
-    EMA weights), bare state dicts, mmcoc/timm checkpoints, mmpretrain ``ImageClassifier``
-    checkpoints (``backbone.*``, ``neck.proj/norm.*``, ``head.fc.*``) and whole mmdet/mmseg
-    models (``backbone.*``; their necks and heads are left out). LayerNorms saved without the
-    official ``LayerNorm2d`` wrapper, conv-shaped heads, linear projections and flat layer
-    scales are renamed/reshaped to this implementation's; the release's persistent rotary
-    buffers (``layers.N.RoPE.angle``) are left out, so that strict loads (timm's
-    ``pretrained_cfg_overlay=dict(file=...)``) succeed.
-    """
-    parts = split_checkpoint(state_dict, use_ema=use_ema)
-    return {**parts.backbone, **parts.classifier}

@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
+from .assignment import RecordsAssignment
 from .clustering import _pad_amount, _region_validity
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
@@ -127,7 +128,7 @@ def cluster_pool(feats: torch.Tensor,
     return out, assignment[:, :, :H, :W]
 
 
-class ClusterPool(nn.Module):
+class ClusterPool(RecordsAssignment, nn.Module):
     """FEC's downsampling: ``conv_skip(x) + norm2(cluster_pool(conv_f(x), conv_v(x)))``.
 
     Parameter names follow the official checkpoints (``conv_f``, ``conv_v``, ``conv_skip``,
@@ -154,18 +155,11 @@ class ClusterPool(nn.Module):
         self.conv_skip = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=STRIDE,
                                    padding=1)
         self.norm2 = build_norm_layer(norm_cfg, out_channels)[1]
-        # Visualisation sets keep_assignment to read each point's center from a real forward.
-        self.keep_assignment = False
-        self.last_assignment: Optional[torch.Tensor] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             feats = self.conv_f(x)
-        if self.keep_assignment:
-            pooled, self.last_assignment = cluster_pool(feats, self.conv_v(x), self.folds,
-                                                        return_assignment=True)
-        else:
-            pooled = cluster_pool(feats, self.conv_v(x), self.folds)
+        pooled = self.run_assigning(cluster_pool, feats, self.conv_v(x), self.folds)
         return self.conv_skip(x) + self.norm2(pooled)
 
     def extra_repr(self) -> str:

@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .assignment import RecordsAssignment
+
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
 
@@ -219,7 +221,7 @@ def _region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 
     return valid.view(f, h, f, w).permute(0, 2, 1, 3).reshape(f * f, 1, h, w)
 
 
-class ContextClusterMixer(nn.Module):
+class ContextClusterMixer(RecordsAssignment, nn.Module):
     """Multi-head Context-Cluster token mixer: ``f``/``v`` projections, clustering, ``proj``.
 
     Parameter names follow the official checkpoints (``f``, ``v``, ``proj``, ``sim_alpha``,
@@ -249,18 +251,11 @@ class ContextClusterMixer(nn.Module):
         self.proj = nn.Conv2d(heads * head_dim, out_dim or dim, kernel_size=1)
         self.sim_alpha = nn.Parameter(torch.ones(1))
         self.sim_beta = nn.Parameter(torch.zeros(1))
-        # Visualisation sets keep_assignment to read each point's center from a real forward.
-        self.keep_assignment = False
-        self.last_assignment: Optional[torch.Tensor] = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        args = (self.f(x), self.v(x), self.sim_alpha, self.sim_beta, self.heads,
-                self.proposals, self.folds, self.normalizer)
-        if not self.keep_assignment:
-            return self.proj(context_cluster(*args, weighting=self.weighting))
-        out, self.last_assignment = context_cluster(*args, return_assignment=True,
-                                                    weighting=self.weighting)
-        return self.proj(out)
+        return self.proj(self.run_assigning(
+            context_cluster, self.f(x), self.v(x), self.sim_alpha, self.sim_beta, self.heads,
+            self.proposals, self.folds, self.normalizer, weighting=self.weighting))
 
     def extra_repr(self) -> str:
         return (f'heads={self.heads}, head_dim={self.head_dim}, proposals={self.proposals}, '

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 
 import mmcoc  # noqa: F401  (registers secvit_*)
 from mmcoc.models import SecViT
-from mmcoc.models.backbones.secvit import (SECAttention, SecViTClassifier, apply_rotary,
-                                           checkpoint_filter_fn, rotary_tables)
-from mmcoc.models.layers import equal_cluster_order
+from mmcoc.models import SecViTClassifier
+from mmcoc.models.layers import SECAttention, apply_rotary, equal_cluster_order, rotary_tables
+from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
 from mmcoc.testing.naive_secvit import (naive_inverse_frequencies, naive_rotary_angles,
                                         naive_sec_attention)
 
