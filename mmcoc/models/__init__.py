@@ -5,7 +5,7 @@ from .selfsup import DeepCluster, SobelDataPreprocessor
 from .timm_models import ContextClusterClassifier, FECClassifier, SecViTClassifier
 from .weight_layouts import LAYOUTS, convert_checkpoint
 
-__all__ = ['ContextCluster', 'ContextClusterClassifier', 'FEC', 'FECClassifier',
-           'ContextClusterMixer', 'LAYOUTS',
-           'SecViT', 'SecViTClassifier', 'SecViTNeck', 'checkpoint_filter_fn', 'context_cluster', 'convert_checkpoint']
+__all__ = ['ContextCluster', 'ContextClusterClassifier', 'ContextClusterMixer', 'FEC',
+           'FECClassifier', 'LAYOUTS', 'SecViT', 'SecViTClassifier', 'SecViTNeck',
+           'checkpoint_filter_fn', 'context_cluster', 'convert_checkpoint']
 __all__ += ['DeepCluster', 'SobelDataPreprocessor']
