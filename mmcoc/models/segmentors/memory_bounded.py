@@ -19,6 +19,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 
 from mmcoc.registry import MODELS
+from mmcoc.utils.checkpoint import BACKBONE_ADVICE, bare_backbone_share
 
 
 @MODELS.register_module()
@@ -37,6 +38,21 @@ class MemoryBoundedEncoderDecoder(EncoderDecoder):
         if max_logits_bytes <= 0:
             raise ValueError(f'max_logits_bytes must be positive, got {max_logits_bytes}')
         self.max_logits_bytes = max_logits_bytes
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # The whole model sees the whole checkpoint: a backbone's bare state dict given here
+        # (an official release to init_model) would otherwise leave every layer random with a
+        # warning, then fail on the missing 'meta' inside mmseg.
+        keys = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
+        if keys and not any(k.startswith('backbone.') for k in keys) and \
+                bare_backbone_share(keys, self.backbone) > 0.5:
+            raise ValueError(
+                f'the checkpoint holds the weights of a {type(self.backbone).__name__} backbone '
+                "alone (no key starts with 'backbone.'), where a whole model's are expected; "
+                + BACKBONE_ADVICE.format(path='PATH'))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def postprocess_result(self, seg_logits, data_samples=None):
         if data_samples is None:  # mmseg keeps the logits at the model's size here
