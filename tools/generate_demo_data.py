@@ -13,7 +13,8 @@ The formats ``coco`` and ``ade`` hold the same scenes of textured shapes (4 clas
 layout, ``{train,val}/{rectangle,ellipse,triangle,star}/*.png``: one shape per image, 96-128 px.
 Default sizes: 400 + 100 images for ``coco`` and ``ade``, 800 + 200 for ``imagenet``.
 A finished set is recognised by its ``settings.json`` and left as it is; a different request or
-``--force`` rewrites it.
+``--force`` rewrites it. Only a folder holding the tool's marker file (``.mmcoc_demo_data``) is
+ever deleted: any other non-empty ``--out`` is refused.
 """
 import argparse
 import json
@@ -29,6 +30,15 @@ FORMATS = {
     'imagenet': (write_imagenet, 'data/demo_shapes_cls', ('train', 'val')),
 }
 DEFAULT_SIZES = dict(coco=(400, 100), ade=(400, 100), imagenet=(800, 200))
+MARKER = '.mmcoc_demo_data'
+
+
+def written_before_marker(stamp: Path, settings: dict) -> bool:
+    """A set finished by a version of this tool that wrote no marker: its settings.json."""
+    try:
+        return set(json.loads(stamp.read_text())) == set(settings)
+    except (OSError, ValueError):
+        return False
 
 
 def main():
@@ -50,14 +60,20 @@ def main():
     settings = dict(version=GENERATOR_VERSION, format=args.format, train=args.train,
                     val=args.val, seed=args.seed, classes=list(CLASSES))
     stamp = out / 'settings.json'
+    marker = out / MARKER
     if not args.force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         print(f'demo data already in {out}')
         return
     if out.exists() and any(out.iterdir()):
-        if not (stamp.exists() or args.force):
-            raise SystemExit(f'{out} holds files that are not a demo set; choose another --out '
-                             'or pass --force to replace them')
+        # Only a folder this tool wrote (its marker is written first, so an interrupted set
+        # has it too) may be deleted, --force or not: --out may name any folder by mistake.
+        if not (marker.is_file() or written_before_marker(stamp, settings)) or out.is_symlink():
+            raise SystemExit(f'{out} is not a folder written by this tool (no {MARKER} in it): '
+                             'nothing deleted. Choose an empty or new --out folder.')
         shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text('written by tools/generate_demo_data.py; --force may delete this '
+                      'folder\n')
     start = time.perf_counter()
     write(out, dict(zip(split_names, (args.train, args.val))), seed=args.seed)
     stamp.write_text(json.dumps(settings))  # written last: its presence means the set is whole

@@ -58,8 +58,13 @@ def main(argv=None):
         image = read_image(args.image)
     except ImageError as err:
         sys.exit(f'error: {err}')
-    loaded = load_model(args.config, args.checkpoint)
-    maps = cluster_maps(loaded, image, args.size)
+    try:
+        loaded = load_model(args.config, args.checkpoint)
+        maps = cluster_maps(loaded, image, args.size)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        # the reasons are written for a person (a strip too thin to see, a checkpoint of
+        # another model, unreadable weights): no traceback
+        sys.exit(f'error: {err}')
     sites = [site for site in loaded.sites if site.path in maps.assignments]  # those that ran
     header = [f'{osp.basename(args.config)} | {loaded.weights}',
               f'{osp.basename(args.image)} at {maps.image.shape[1]}x{maps.image.shape[0]} px']

@@ -17,11 +17,27 @@ from mmengine.registry import DefaultScope
 from mmcoc.engine import adapt_to_machine, load_config
 from mmcoc.utils.checkpoint import load_checkpoint_file
 from mmcoc.utils.inputs import check_finite_images
-from mmcoc.visualization import (ClusterMaps, ClusterSite, find_cluster_sites, loader_layout,
-                                 maps_from_inputs, resize_longer_side)
+from mmcoc.visualization import (ClusterMaps, ClusterSite, ImageError, find_cluster_sites,
+                                 loader_layout, maps_from_inputs, resize_longer_side)
 
 TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection', 'mmseg': 'segmentation'}
 RANDOM_INIT = 'random init (no checkpoint)'
+# Longest side over shortest side beyond which no test pipeline of the project leaves the
+# shorter side enough pixels for the backbone's 4x4 stem (OpenCV asserts inside mmcv on a
+# side rounded to 0 px): such a strip is refused with the reason instead.
+MAX_ASPECT = 32
+
+
+def check_image(image_rgb: np.ndarray) -> None:
+    """Refuse an image the models cannot see: a strip more than ``MAX_ASPECT`` times longer
+    than wide (a 1x4000 scan line), or one holding NaN or Inf values."""
+    check_finite_images(torch.as_tensor(image_rgb), 'the image')
+    h, w = image_rgb.shape[:2]
+    if max(h, w) > MAX_ASPECT * min(h, w):
+        raise ImageError(
+            f'the image is {w}x{h} pixels: one side is more than {MAX_ASPECT} times the other, '
+            'so resized for the model its shorter side would shrink to (almost) nothing. Crop '
+            'it into less elongated pieces, or pad it towards a square.')
 
 
 @dataclass
@@ -46,7 +62,21 @@ def _holds_whole_model(checkpoint: str) -> bool:
 def _config_classes(cfg) -> Tuple[str, ...]:
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
     metainfo = dataset.get('metainfo') or {}
-    return tuple(metainfo.get('classes') or dataset.get('classes') or ())
+    classes = metainfo.get('classes') or dataset.get('classes')
+    if not classes and isinstance(dataset.get('type'), str):
+        # The published configs name a dataset class (ADE20KDataset, CocoDataset) that holds
+        # the classes: without them mmseg's visualizer stops with "class information is not
+        # provided" on a model at random init.
+        import importlib
+        scope = cfg.get('default_scope')
+        registry = importlib.import_module(f'{scope}.registry').DATASETS if scope in TASKS \
+            else None
+        try:
+            dataset_class = registry.get(dataset['type']) if registry is not None else None
+        except KeyError:
+            dataset_class = None
+        classes = (getattr(dataset_class, 'METAINFO', None) or {}).get('classes')
+    return tuple(classes or ())
 
 
 def load_model(config: str, checkpoint: Optional[str] = None) -> LoadedModel:
@@ -95,7 +125,7 @@ def load_model(config: str, checkpoint: Optional[str] = None) -> LoadedModel:
 
 def cluster_maps(loaded: LoadedModel, image_rgb: np.ndarray, size: int = 224) -> ClusterMaps:
     """Cluster maps of an RGB image, resized so that its longer side is ``size`` pixels."""
-    check_finite_images(torch.as_tensor(image_rgb), 'cluster_maps')
+    check_image(image_rgb)
     return maps_from_inputs(loaded.model, loaded.sites,
                             loader_layout(resize_longer_side(image_rgb, size)))
 
@@ -109,7 +139,7 @@ class Prediction:
 def predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int = 5,
             score_threshold: float = 0.3) -> Prediction:
     """The model's prediction on an RGB image, through its task's inference API."""
-    check_finite_images(torch.as_tensor(image_rgb), 'predict')
+    check_image(image_rgb)
     # The APIs build their pipelines in the current default scope, which the last model loaded
     # (init_detector, init_model: any task) set process-wide: use this model's own.
     scope = next(name for name, task in TASKS.items() if task == loaded.task)

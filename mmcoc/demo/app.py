@@ -12,13 +12,14 @@ import argparse
 import glob
 import os
 import os.path as osp
+import re
 import threading
 from collections import OrderedDict
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mmcoc.apis import LoadedModel, cluster_maps, load_model, predict
+from mmcoc.apis import LoadedModel, check_image, cluster_maps, load_model, predict
 from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
                                  select_site)
 
@@ -30,10 +31,41 @@ DISPLAY = 640  # longer side of the drawn overlay
 
 
 def find_configs(root: str) -> List[str]:
-    """Model configs under ``root`` (``_base_`` fragments left out), demos first."""
+    """Model configs under ``root`` (``_base_`` fragments left out) that can serve the page,
+    demos first."""
     found = [p for p in glob.glob(osp.join(root, '**', '*.py'), recursive=True)
-             if '_base_' not in p.split(os.sep)]
+             if '_base_' not in p.split(os.sep) and servable(p)]
     return sorted(found, key=lambda p: ('demo' not in p.split(os.sep), p))
+
+
+def servable(config: str) -> bool:
+    """Whether the page can show ``config``: a classification, detection or segmentation model
+    with a test pipeline (the DeepCluster pre-training configs have none)."""
+    from mmcoc.apis.inference import TASKS
+    from mmcoc.engine import load_config
+    try:
+        cfg = load_config(config)
+    except Exception:  # a config that does not even load is not offered
+        return False
+    return cfg.get('default_scope') in TASKS and bool(cfg.get('test_dataloader'))
+
+
+def names(paths: List[str], root: str) -> Dict[str, str]:
+    """What the page shows for each file (relative to its folder, never a server path) ->
+    the file."""
+    return {osp.relpath(p, root) if osp.abspath(p).startswith(osp.abspath(root) + os.sep)
+            else osp.basename(p): p for p in paths}
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s'\"(),:;]+[/\\][^\s'\"(),:;]+")
+
+
+def one_line(err: BaseException) -> str:
+    """A failure as one line for the page: its first line, every file path reduced to the
+    file's name (the page never shows server paths: temp files, folders)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = _PATH.sub(lambda m: osp.basename(m.group(0).rstrip('/\\.')) or '...', text)
+    return text if len(text) <= 400 else text[:397] + '...'
 
 
 def find_checkpoints(folder: str) -> List[str]:
@@ -46,9 +78,23 @@ def find_checkpoints(folder: str) -> List[str]:
 class ModelCache:
     """Loaded models by (config, checkpoint, its modification time), the last ``size`` used."""
 
-    def __init__(self, size: int = 2):
+    def __init__(self, size: int = 2, configs: Optional[Dict[str, str]] = None,
+                 checkpoints: Optional[Dict[str, str]] = None):
         self.size, self.models, self.lock = size, OrderedDict(), threading.Lock()
         self.loads = 0  # how many times a model was built (the tests check reuse)
+        # the page's names -> the files: the page sends names only, so it never sees a
+        # server path and cannot ask for a file that is not offered
+        self.configs, self.checkpoints = dict(configs or {}), dict(checkpoints or {})
+
+    def resolve(self, config: str, checkpoint: str) -> Tuple[str, Optional[str]]:
+        """The files behind the page's names (a cache built without names, as in scripts,
+        takes paths)."""
+        if self.configs and config not in self.configs or \
+                checkpoint != RANDOM and self.checkpoints and checkpoint not in self.checkpoints:
+            raise ValueError('choose a config and a checkpoint from the lists')
+        config = self.configs.get(config, config)
+        return config, None if checkpoint == RANDOM else self.checkpoints.get(checkpoint,
+                                                                              checkpoint)
 
     def get(self, config: str, checkpoint: Optional[str]) -> LoadedModel:
         key = (config, checkpoint, osp.getmtime(checkpoint) if checkpoint else None)
@@ -71,28 +117,40 @@ def show_clusters(cache: ModelCache, upload, config: str, checkpoint: str, stage
         return None, None, None, 'Upload an image first.'
     try:
         image = read_image(path)
+        check_image(image)
     except ImageError as err:
-        return None, None, None, f'**This file cannot be used:** {err}'
+        return None, None, None, f'**This file cannot be used:** {one_line(err)}'
+    try:
+        loaded = cache.get(*cache.resolve(config, checkpoint))
+    except Exception as err:  # noqa: BLE001  (whatever it is, the page says it in one line)
+        return None, None, None, f'**Cannot load this model:** {one_line(err)}'
     try:
         stage, block, head, size = (int(v) for v in (stage, block, head, size))
-        loaded = cache.get(config, None if checkpoint == RANDOM else checkpoint)
         maps = cluster_maps(loaded, image, size)
         site = select_site(loaded.sites, stage, block)
         overlay, clusters = maps.draw(site, head, resize_longer_side(image, DISPLAY), alpha)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        return None, None, None, f'**Cannot draw this:** {err}'
+    except Exception as err:  # noqa: BLE001
+        return None, None, None, f'**Cannot draw this:** {one_line(err)}'
     overlay = add_caption(overlay, [f'{site.label} head {head}: {clusters} clusters | '
                                     f'{loaded.weights}'])
-    prediction = predict(loaded, image)
-    message = (f'{osp.basename(config)}, {loaded.weights}; {site.label} head {head} '
+    try:
+        prediction = predict(loaded, image)
+    except Exception as err:  # noqa: BLE001  (the clusters are still worth showing)
+        return overlay, None, None, f'**No prediction:** {one_line(err)}'
+    message = (f'{config}, {loaded.weights}; {site.label} head {head} '
                f'(`{site.path}`): {clusters} clusters on a {maps.image.shape[1]}x'
                f'{maps.image.shape[0]} model input.')
     return overlay, prediction.scores, prediction.drawing, message
 
 
-def build_app(configs: List[str], checkpoints: List[str], cache: Optional[ModelCache] = None):
+def build_app(configs: List[str], checkpoints: List[str], cache: Optional[ModelCache] = None,
+              config_root: str = osp.join(ROOT, 'configs'), checkpoint_root: str = '.'):
     import gradio as gr
     cache = cache or ModelCache()
+    cache.configs.update(names(configs, config_root))
+    cache.checkpoints.update(names(checkpoints, checkpoint_root))
+    configs, checkpoints = list(names(configs, config_root)), list(names(checkpoints,
+                                                                         checkpoint_root))
     with gr.Blocks(title='mmcoc clusters') as app:
         gr.Markdown('## Context clusters\nUpload an image and see which center every point '
                     'joined in the chosen stage, block and head (from the model\'s forward '
@@ -139,7 +197,8 @@ def main(argv=None):
     except ImportError:
         raise SystemExit('the web demo needs Gradio: pip install -e .[demo]') from None
     configs = args.config or find_configs(args.configs)
-    app = build_app(configs, find_checkpoints(args.checkpoints))
+    app = build_app(configs, find_checkpoints(args.checkpoints), config_root=args.configs,
+                    checkpoint_root=args.checkpoints)
     # system fonts: the page fetches nothing from the internet
     theme = gr.themes.Default(font=['sans-serif'], font_mono=['monospace'])
     app.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD,

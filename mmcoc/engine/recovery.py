@@ -36,7 +36,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmcoc.registry import HOOKS, LOOPS
-from mmcoc.utils.checkpoint import check_shapes, from_plain, to_plain
+from mmcoc.utils.checkpoint import MIN_COVERAGE, check_fit, from_plain, to_plain
 from mmcoc.utils.fileio import ATOMIC_BACKEND
 
 _LOOP_TYPES = {'EpochBasedTrainLoop': 'mmcoc.ResumableEpochBasedTrainLoop',
@@ -212,14 +212,20 @@ class AtomicCheckpointHook(CheckpointHook):
 
 @HOOKS.register_module()
 class CheckpointFitHook(Hook):
-    """Stops ``load_from`` / ``--resume`` with a checkpoint whose tensors do not fit the model,
-    naming the first such tensor and both shapes (mmengine warns and runs on with the rest)."""
+    """Stops ``load_from`` / ``--resume`` with a checkpoint that does not fit the model (mmengine
+    warns and runs on with random weights where they differ): a backbone's bare state dict,
+    one covering less than ``min_coverage`` of the model's tensors (another architecture; the
+    counts and the first missing and unexpected keys are named), or one tensor of another shape
+    (named, with both shapes)."""
     priority = 'VERY_HIGH'
+
+    def __init__(self, min_coverage: float = MIN_COVERAGE):
+        self.min_coverage = min_coverage
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        source = getattr(runner, '_load_from', None) or 'being loaded'
-        check_shapes(source, checkpoint.get('state_dict', checkpoint), model)
+        source = getattr(runner, '_loading', None) or 'being loaded'
+        check_fit(source, checkpoint, model, self.min_coverage)
 
 
 @HOOKS.register_module()

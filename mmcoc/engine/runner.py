@@ -46,6 +46,7 @@ class RecoverableRunner(Runner):
         # mmengine's body, reading the file through mmcoc's weights-only reader
         checkpoint = load_checkpoint_file(filename, map_location=map_location,
                                           trust=self.trust_checkpoint)
+        self._loading = filename  # named by CheckpointFitHook's messages
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict,

@@ -6,7 +6,7 @@ import os
 import pickle
 import re
 import zipfile
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -37,15 +37,8 @@ def _looks_like_torch_file(path: str) -> bool:
     return head == b'PK\x03\x04' or head[:1] == b'\x80'
 
 
-def load_checkpoint_file(path: str, map_location='cpu', trust: Optional[bool] = None) -> Dict:
-    """Read a checkpoint weights-only: tensors, numbers, strings, containers and the plain
-    data types of ``SAFE_GLOBALS``; nothing in the file can run code.
-
-    A file that needs more (a pickled object of any other class) is read in full only when the
-    user trusts it for this call (``trust=True``, the tools' ``--trust-checkpoint``) or for the
-    whole process (``MMCOC_TRUST_CHECKPOINTS=1``). Checkpoints written by mmcoc runs never need
-    it (``mmcoc.PlainCheckpointHook``). Remote paths go to mmengine's loaders.
-    """
+def _read_checkpoint_file(path: str, map_location, trust: Optional[bool]) -> Dict:
+    """``load_checkpoint_file`` before the check of its values."""
     if '://' in path:
         from mmengine.runner import CheckpointLoader
         return CheckpointLoader.load_checkpoint(path, map_location=map_location)
@@ -74,6 +67,48 @@ def load_checkpoint_file(path: str, map_location='cpu', trust: Optional[bool] = 
     except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
         raise RuntimeError(f'checkpoint {path!r} is truncated or not a PyTorch checkpoint '
                            f'({err}). Download or copy it again.') from err
+
+
+# The containers a checkpoint keeps its weights in: mmengine and mmcoc runs ('state_dict'),
+# the official releases and timm ('model', 'state_dict_ema', 'model_ema'), or the top level.
+WEIGHT_KEYS = ('state_dict', 'model', 'state_dict_ema', 'model_ema', 'ema_state_dict')
+
+
+def weight_dicts(checkpoint) -> List[Dict]:
+    """The dicts of weights in a loaded checkpoint (the top level when it holds tensors)."""
+    if not isinstance(checkpoint, dict):
+        return []
+    found = [checkpoint[k] for k in WEIGHT_KEYS if isinstance(checkpoint.get(k), dict)]
+    return found or [checkpoint]
+
+
+def check_finite(source: str, checkpoint) -> None:
+    """Raise naming the first floating tensor of the weights that holds NaN or Inf."""
+    for weights in weight_dicts(checkpoint):
+        for key, value in weights.items():
+            if (isinstance(value, torch.Tensor) and value.is_floating_point()
+                    and not bool(torch.isfinite(value).all())):
+                raise ValueError(
+                    f'checkpoint {source!r} holds NaN or Inf values in {key!r} (the first such '
+                    'tensor): the training that wrote it diverged. Use an earlier checkpoint '
+                    'of that run, or train again with a lower learning rate or gradient '
+                    'clipping.')
+
+
+def load_checkpoint_file(path: str, map_location='cpu', trust: Optional[bool] = None) -> Dict:
+    """Read a checkpoint weights-only: tensors, numbers, strings, containers and the plain
+    data types of ``SAFE_GLOBALS``; nothing in the file can run code.
+
+    A file that needs more (a pickled object of any other class) is read in full only when the
+    user trusts it for this call (``trust=True``, the tools' ``--trust-checkpoint``) or for the
+    whole process (``MMCOC_TRUST_CHECKPOINTS=1``). Checkpoints written by mmcoc runs never need
+    it (``mmcoc.PlainCheckpointHook``). Remote paths go to mmengine's loaders.
+    """
+    checkpoint = _read_checkpoint_file(path, map_location, trust)
+    # Checked here, once, so that every reader (the runner, the backbones' init_cfg, the tools,
+    # the converters, the demo) refuses weights that would only give NaN predictions.
+    check_finite(path, checkpoint)
+    return checkpoint
 
 
 _BUFFER = '__mmcoc_history_buffer__'
@@ -114,12 +149,63 @@ def check_shapes(checkpoint: str, state_dict: Dict, model: nn.Module):
     """Raise on the first tensor whose shape differs between ``state_dict`` and ``model``,
     naming it and both shapes (torch and mmengine only warn and load the rest)."""
     own = model.state_dict()
-    for key, value in state_dict.items():
-        if key in own and hasattr(value, 'shape') and value.shape != own[key].shape:
-            raise ValueError(
-                f'checkpoint {checkpoint!r} does not fit {type(model).__name__}: {key!r} has '
-                f'shape {tuple(value.shape)} in the checkpoint but {tuple(own[key].shape)} in '
-                'the model. Check the arch of the config, or that this checkpoint belongs to it.')
+    wrong = [key for key, value in state_dict.items()
+             if key in own and hasattr(value, 'shape') and value.shape != own[key].shape]
+    if wrong:
+        key = wrong[0]
+        raise ValueError(
+            f'checkpoint {checkpoint!r} does not fit {type(model).__name__}: {key!r} has '
+            f'shape {tuple(state_dict[key].shape)} in the checkpoint but '
+            f'{tuple(own[key].shape)} in the model ({len(wrong)} tensor(s) differ in shape). '
+            'Check the arch of the config, or that this checkpoint belongs to it.')
+
+
+# Below this share of the model's tensors found in a whole-model checkpoint, the checkpoint is
+# taken to belong to another model: mmengine would warn and leave the rest random.
+MIN_COVERAGE = 0.5
+BACKBONE_ADVICE = (
+    "pass it as the backbone's weights instead: --cfg-options "
+    "model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint={path} "
+    '(mmcoc.apis.load_model does this by itself), or make a whole-model checkpoint of it with '
+    'tools/model_converters/official2mmcoc.py')
+
+
+def _strip(state_dict: Dict, prefix: str = 'module.') -> Dict:
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state_dict.items()}
+
+
+def bare_backbone_share(state_dict: Dict, backbone: nn.Module) -> float:
+    """The share of ``backbone``'s tensors found at the top level of ``state_dict``: close to
+    1 for a backbone's own state dict given where a whole model's is expected."""
+    own = backbone.state_dict()
+    return sum(k in state_dict for k in own) / max(len(own), 1)
+
+
+def check_fit(source: str, checkpoint: Dict, model: nn.Module,
+              min_coverage: float = MIN_COVERAGE) -> None:
+    """Raise unless a whole-model ``checkpoint`` fits ``model``: a bare backbone state dict, a
+    checkpoint covering less than ``min_coverage`` of the model's tensors (another
+    architecture), or any shape mismatch stops, with the counts and the first mismatches."""
+    state_dict = _strip(weight_dicts(checkpoint)[0] if weight_dicts(checkpoint) else {})
+    own = model.state_dict()
+    matched = [k for k in own if k in state_dict]
+    backbone = getattr(model, 'backbone', None)
+    if (isinstance(backbone, nn.Module) and not any(k.startswith('backbone.') for k in state_dict)
+            and bare_backbone_share(state_dict, backbone) > 0.5):
+        raise ValueError(
+            f'checkpoint {source!r} holds the weights of a backbone alone (no key starts with '
+            "'backbone.'), where a whole model's are expected; "
+            + BACKBONE_ADVICE.format(path=source))
+    if len(matched) < min_coverage * len(own):
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        raise ValueError(
+            f'checkpoint {source!r} does not belong to this {type(model).__name__}: '
+            f'{len(matched)} of the model\'s {len(own)} tensors are in it ({len(state_dict)} '
+            f'in the checkpoint); first missing: {missing[:5]}; first unexpected: '
+            f'{unexpected[:5]}. Check that the config and the checkpoint are of the same '
+            'architecture and variant.')
+    check_shapes(source, state_dict, model)
 
 
 def load_weights(model: nn.Module,

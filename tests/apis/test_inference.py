@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from mmcoc.apis import RANDOM_INIT, cluster_maps, load_model, predict
+from mmcoc.models import ContextCluster
 
 CLS = 'configs/demo/coc_tiny_plain_cls_demo.py'
 
@@ -99,3 +100,50 @@ def test_demo_action_reuses_the_model_and_reports_problems(tmp_path):
     bad.write_bytes(b'\x00' * 100)
     assert 'cannot be used' in show_clusters(cache, str(bad), CLS, RANDOM, 0, 0, 0, 0.5, 128)[3]
     assert 'Upload an image' in show_clusters(cache, None, CLS, RANDOM, 0, 0, 0, 0.5, 128)[3]
+
+
+def test_demo_says_what_went_wrong_in_one_line_without_server_paths(tmp_path):
+    import cv2
+
+    from mmcoc.demo.app import RANDOM, ModelCache, show_clusters
+    cache = ModelCache(configs={'demo/cls.py': CLS}, checkpoints={
+        'broken.pth': str(tmp_path / 'broken.pth'), 'other.pth': str(tmp_path / 'other.pth')})
+    (tmp_path / 'broken.pth').write_bytes(b'PK\x03\x04 cut short')
+    other = ContextCluster('small').state_dict()  # a backbone of another variant
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in other.items()}},
+               tmp_path / 'other.pth')
+    scene = tmp_path / 'scene.png'
+    cv2.imwrite(str(scene), np.full((90, 120, 3), 128, np.uint8))
+    for image, checkpoint, expected in [
+            ((1, 4000), RANDOM, 'more than 32 times'),
+            (None, 'broken.pth', 'truncated or not a PyTorch checkpoint'),
+            (None, 'other.pth', 'does not fit this ContextCluster backbone'),
+            (None, '/etc/passwd', 'choose a config and a checkpoint from the lists')]:
+        path = scene
+        if image is not None:
+            path = tmp_path / f'{image[0]}x{image[1]}.png'
+            cv2.imwrite(str(path), np.full((*image, 3), 200, np.uint8))
+        overlay, scores, drawing, message = show_clusters(
+            cache, str(path), 'demo/cls.py', checkpoint, 0, 0, 0, 0.5, 128)
+        assert overlay is None and expected in message, message
+        assert '\n' not in message and str(tmp_path) not in message, message
+    one_pixel = tmp_path / 'one.png'
+    cv2.imwrite(str(one_pixel), np.full((1, 1, 3), 200, np.uint8))
+    overlay, scores, _, message = show_clusters(cache, str(one_pixel), 'demo/cls.py', RANDOM,
+                                                0, 0, 0, 0.5, 128)
+    assert overlay is not None and len(scores) == 4, message  # 1x1 works: scaled up
+
+
+def test_demo_offers_only_configs_it_can_serve():
+    from mmcoc.demo.app import find_configs
+    configs = find_configs('configs')
+    assert 'configs/demo/coc_tiny_plain_cls_demo.py' in configs
+    assert not any('deepcluster_' in c for c in configs)  # pre-training: no test pipeline
+    assert 'configs/fec/fec_small_fpn_ade20k.py' in configs
+
+
+def test_fec_segmentation_at_random_init_predicts_with_the_dataset_classes():
+    loaded = load_model('configs/fec/fec_small_fpn_ade20k.py')
+    assert len(loaded.classes) == 150  # ADE20K's, from the config's dataset class
+    drawing = predict(loaded, np.full((64, 80, 3), 90, np.uint8)).drawing
+    assert drawing.shape == (64, 80, 3)

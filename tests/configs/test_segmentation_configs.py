@@ -24,7 +24,7 @@ def test_ade20k_config_has_the_published_settings(name):
     cfg = Config.fromfile(str(CONFIGS / name))
     arch, proposals = PUBLISHED[name]
     model = cfg.model
-    assert model.type == 'EncoderDecoder' and model.pretrained is None
+    assert model.type == 'mmcoc.MemoryBoundedEncoderDecoder' and model.pretrained is None
     assert model.backbone.type == 'mmcoc.ContextCluster' and model.backbone.arch == arch
     assert model.backbone.proposals == proposals and model.backbone.folds == [8, 4, 2, 1]
     assert model.backbone.init_cfg == dict(type='Pretrained',

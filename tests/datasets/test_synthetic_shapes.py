@@ -109,9 +109,12 @@ def test_tool_writes_once_and_refuses_foreign_folders(tmp_path):
     foreign = tmp_path / 'mine'
     foreign.mkdir()
     (foreign / 'notes.txt').write_text('keep me')
-    refused = run_tool('--out', str(foreign), '--train', '2', '--val', '1')
-    assert refused.returncode != 0 and '--force' in refused.stderr
-    assert (foreign / 'notes.txt').read_text() == 'keep me'
+    for force in ([], ['--force']):  # --force deletes only a folder the tool wrote
+        refused = run_tool('--out', str(foreign), '--train', '2', '--val', '1', *force)
+        assert refused.returncode != 0 and 'not a folder written by this tool' in refused.stderr
+        assert (foreign / 'notes.txt').read_text() == 'keep me'
+    forced = run_tool('--out', str(out), '--train', '2', '--val', '1', '--force')
+    assert forced.returncode == 0 and (out / '.mmcoc_demo_data').is_file()
 
 
 def test_tool_writes_the_ade_layout(tmp_path):

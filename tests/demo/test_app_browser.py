@@ -120,3 +120,24 @@ def test_bad_upload_gets_a_message_in_the_page(server, browser, tmp_path):
     WebDriverWait(browser, 60).until(
         lambda d: 'cannot be used' in d.find_element(By.ID, 'message').text)
     assert 'not an image' in browser.find_element(By.ID, 'message').text
+
+
+def test_a_strip_gets_its_reason_in_one_line(server, browser, tmp_path):
+    path = tmp_path / 'strip.png'
+    cv2.imwrite(str(path), np.full((1, 4000, 3), 120, np.uint8))
+    upload_and_run(browser, server, path)
+    WebDriverWait(browser, 120).until(
+        lambda d: 'cannot be used' in d.find_element(By.ID, 'message').text)
+    message = browser.find_element(By.ID, 'message').text
+    assert 'more than 32 times' in message and '\n' not in message.strip()
+
+
+def test_one_pixel_upload_works_and_the_page_shows_no_server_path(server, browser, tmp_path):
+    path = tmp_path / 'one.png'
+    cv2.imwrite(str(path), np.full((1, 1, 3), 200, np.uint8))
+    upload_and_run(browser, server, path)
+    WebDriverWait(browser, 180).until(
+        lambda d: 'clusters on a' in d.find_element(By.ID, 'message').text)
+    page = browser.page_source
+    assert str(ROOT) not in page and str(tmp_path) not in page  # config list, temp files
+    assert 'coc_tiny_plain_cls_demo.py' in browser.find_element(By.ID, 'message').text

@@ -131,6 +131,70 @@ def test_a_planted_pickle_in_the_work_dir_never_runs(tiny_coco, tmp_path):
         assert 'pickled posix.system' in result.stderr and '--trust-checkpoint' in result.stderr
 
 
+
+def tool(args, tiny_coco, *extra):
+    return subprocess.run([sys.executable, *args, *data_options(tiny_coco), *extra],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'))
+
+
+def test_planted_init_cfg_and_load_from_in_the_work_dir_never_run(tiny_coco, tmp_path):
+    marker = tmp_path / 'pwned'
+    work_dir = tmp_path / 'run'
+    work_dir.mkdir()
+    planted = work_dir / 'backbone.pth'
+    torch.save({'state_dict': {}, 'x': Payload(marker)}, planted)
+    for option in (f'model.backbone.init_cfg.type=Pretrained '
+                   f'model.backbone.init_cfg.checkpoint={planted}', f'load_from={planted}'):
+        result = tool(['tools/train.py', CONFIG, '--work-dir', str(work_dir)], tiny_coco,
+                      *option.split(), 'train_cfg.max_epochs=1')
+        assert result.returncode != 0 and not marker.exists(), result.stderr[-2000:]
+        assert 'pickled posix.system' in result.stderr and '--trust-checkpoint' in result.stderr
+
+
+def test_trusted_mmengine_checkpoint_tests_and_converts(trained, tiny_coco, tmp_path):
+    """A plain mmengine checkpoint (pickled HistoryBuffer) loads with --trust-checkpoint, and
+    once converted by tools/model_converters/weights_only.py it loads and resumes without."""
+    from mmengine.logging import HistoryBuffer
+
+    from mmcoc.utils import from_plain
+    checkpoint = torch.load(trained / 'epoch_1.pth', weights_only=True)
+    checkpoint['message_hub'] = from_plain(checkpoint['message_hub'])  # as mmengine saves it
+    assert any(isinstance(v, HistoryBuffer)
+               for v in checkpoint['message_hub']['log_scalars'].values())
+    plain = tmp_path / 'mmengine.pth'
+    torch.save(checkpoint, plain)
+    refused = tool(['tools/test.py', CONFIG, str(plain), '--work-dir', str(tmp_path)],
+                   tiny_coco)
+    assert refused.returncode != 0 and 'HistoryBuffer' in refused.stderr
+    assert 'weights_only.py' in refused.stderr
+    trusted = tool(['tools/test.py', CONFIG, str(plain), '--work-dir', str(tmp_path),
+                    '--trust-checkpoint'], tiny_coco)
+    assert trusted.returncode == 0, trusted.stderr[-2000:]
+    converted = tmp_path / 'converted.pth'
+    run([sys.executable, 'tools/model_converters/weights_only.py', str(plain), str(converted)])
+    torch.load(converted, weights_only=True)
+    work_dir = tmp_path / 'resumed'
+    resumed = tool(['tools/train.py', CONFIG, '--work-dir', str(work_dir), '--resume',
+                    str(converted)], tiny_coco, 'train_cfg.max_epochs=2')
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (work_dir / 'epoch_2.pth').is_file() and not (work_dir / 'epoch_1.pth').exists()
+
+
+def test_test_tool_stops_on_a_checkpoint_of_another_architecture(tiny_coco, tmp_path):
+    from mmcoc.models import ContextCluster
+    other = tmp_path / 'other.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in
+                               ContextCluster('small').state_dict().items()}}, other)
+    bare = tmp_path / 'bare.pth'
+    torch.save({'model': ContextCluster('tiny').state_dict()}, bare)
+    result = tool(['tools/test.py', CONFIG, str(other), '--work-dir', str(tmp_path)], tiny_coco)
+    assert result.returncode != 0 and 'tensors are in it' in result.stderr
+    assert 'first missing' in result.stderr
+    result = tool(['tools/test.py', CONFIG, str(bare), '--work-dir', str(tmp_path)], tiny_coco)
+    assert result.returncode != 0 and 'backbone alone' in result.stderr
+    assert 'model.backbone.init_cfg' in result.stderr
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='--amp is float16 AMP on a GPU')
 def test_train_with_amp_is_bf16_autocast_on_cpu(tiny_coco, tmp_path):
     run([sys.executable, 'tools/train.py', CONFIG, '--amp', '--work-dir', str(tmp_path),

@@ -1,6 +1,8 @@
 """What the four-stage clustering backbones (ContextCluster and its FEC, SecViT) share: stage
 selection, freezing, norm_eval, loading a ``Pretrained`` init_cfg through their own checkpoint
 filter, and the timm classifier head built on their last map."""
+import contextlib
+import contextvars
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -10,6 +12,32 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcoc.utils.checkpoint import load_weights
+
+
+# Set while ``load_weights`` loads this backbone's own ``Pretrained`` init_cfg: it has checked
+# the checkpoint itself and may load part of it on purpose (a classifier's weights into a
+# dense backbone), so the whole-model guard of ``_load_from_state_dict`` stands aside.
+_CHECKED_LOAD = contextvars.ContextVar('mmcoc_checked_load', default=False)
+
+
+@contextlib.contextmanager
+def checked_load():
+    token = _CHECKED_LOAD.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED_LOAD.reset(token)
+
+
+def check_regularisation(drop_path_rate=None, layer_scale_init_value=None):
+    """Stop on a drop-path rate outside [0, 1) or a negative layer scale, which would otherwise
+    be clamped by DropPath or flip the sign of every residual branch without a word."""
+    if drop_path_rate is not None and not 0 <= drop_path_rate < 1:
+        raise ValueError(f'drop_path_rate must be in [0, 1) (the probability of dropping a '
+                         f'residual branch), got {drop_path_rate}')
+    if layer_scale_init_value is not None and layer_scale_init_value < 0:
+        raise ValueError(f'layer_scale_init_value must be >= 0 (a small positive scale such '
+                         f'as 1e-5, or 0), got {layer_scale_init_value}')
 
 
 def init_trunc_normal(m: nn.Module, types):
@@ -26,6 +54,9 @@ class ClusteringBackbone(BaseModule):
     ``norm_eval``. A subclass lists what each frozen stage holds (``_frozen_modules``) and maps
     checkpoints onto its names (``checkpoint_filter``)."""
     num_stages = 4
+    # A whole-model checkpoint must hold at least this share of the backbone's tensors (under
+    # its prefix) for the backbone to take it; see ``_load_from_state_dict``.
+    min_checkpoint_coverage = 0.9
 
     def __init__(self, in_channels: int, out_indices, frozen_stages: int, norm_eval: bool,
                  pretrained: Optional[str] = None,
@@ -57,6 +88,7 @@ class ClusteringBackbone(BaseModule):
             arch = cls.arch_settings[arch]
         if not isinstance(arch, dict):
             raise TypeError(f'arch must be a str or dict, got {type(arch).__name__}')
+        check_regularisation(arch.get('drop_path_rate'))
         return dict(arch)
 
     @staticmethod
@@ -94,8 +126,14 @@ class ClusteringBackbone(BaseModule):
                                  f'[0, {self.num_stages - 1}] (or negative), got {index}')
             resolved.append(index % self.num_stages)
         if len(set(resolved)) != len(resolved):
-            raise ValueError(f'out_indices repeats a stage: {out_indices}')
-        return tuple(sorted(resolved))
+            raise ValueError(f'out_indices repeats a stage: {out_indices}; name each stage '
+                             'once')
+        if resolved != sorted(resolved):
+            # the necks take the maps in the order given and would pair them with the wrong
+            # in_channels if they were reordered silently
+            raise ValueError(f'out_indices must list the stages in increasing order, got '
+                             f'{out_indices} (stages {resolved}); write {sorted(resolved)}')
+        return tuple(resolved)
 
     # ------------------------------------------------------------------ training state
     def _frozen_modules(self) -> List[nn.Module]:
@@ -131,11 +169,58 @@ class ClusteringBackbone(BaseModule):
         init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
         if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
             # mmengine's own Pretrained init knows neither the official layouts nor EMA weights
-            load_weights(self, init_cfg['checkpoint'], self.checkpoint_filter(init_cfg),
-                         prefix=init_cfg.get('prefix'), logger=MMLogger.get_current_instance())
+            with checked_load():
+                load_weights(self, init_cfg['checkpoint'], self.checkpoint_filter(init_cfg),
+                             prefix=init_cfg.get('prefix'),
+                             logger=MMLogger.get_current_instance())
             self._is_init = True
             return
         super().init_weights()
+
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # Upstream loaders (mmdet's init_detector, mmseg's init_model, mmpretrain's get_model,
+        # mmengine's load_checkpoint) only warn when a checkpoint does not fit and run on with
+        # random weights; torch hands every module the whole state dict with its prefix, so the
+        # backbone can refuse a checkpoint of another model before anything is copied.
+        if not _CHECKED_LOAD.get():
+            self._check_incoming(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def _check_incoming(self, state_dict, prefix: str):
+        own = self.state_dict()
+        incoming = [k for k in state_dict if k.startswith(prefix)]
+        name = type(self).__name__
+        if not incoming:
+            # torch and mmengine hand a module only the keys under its prefix, so a backbone's
+            # bare state dict given for a whole model is seen (and refused) at the top: by
+            # CheckpointFitHook, mmcoc.MemoryBoundedEncoderDecoder and mmcoc.apis.load_model
+            return
+        wrong = [k for k in own if prefix + k in state_dict
+                 and getattr(state_dict[prefix + k], 'shape', None) is not None
+                 and tuple(state_dict[prefix + k].shape) != tuple(own[k].shape)]
+        matched = sum(prefix + k in state_dict for k in own)
+        extra = [k[len(prefix):] for k in incoming if k[len(prefix):] not in own]
+        if wrong or matched < self.min_checkpoint_coverage * len(own) or \
+                len(extra) > (1 - self.min_checkpoint_coverage) * len(own):
+            first = (f'first of another shape: {wrong[0]!r} is '
+                     f'{tuple(state_dict[prefix + wrong[0]].shape)} in the checkpoint, '
+                     f'{tuple(own[wrong[0]].shape)} here; ' if wrong else '')
+            missing = [k for k in own if prefix + k not in state_dict]
+            raise ValueError(
+                f'the checkpoint does not fit this {name} backbone ({prefix or "top level"}): '
+                f'{matched} of its {len(own)} tensors are in it, {len(wrong)} of another '
+                f'shape, {len(extra)} not in this backbone; {first}first missing: '
+                f'{missing[:3]}; first unexpected: {extra[:3]}. The checkpoint is of another '
+                'architecture or variant: check the arch of the config.')
+        for k in own:
+            value = state_dict.get(prefix + k)
+            if (isinstance(value, torch.Tensor) and value.is_floating_point()
+                    and not bool(torch.isfinite(value).all())):
+                raise ValueError(f'the checkpoint holds NaN or Inf values in {prefix + k!r}: '
+                                 'the training that wrote it diverged. Use an earlier one.')
 
 
 class TimmClassifierMixin:

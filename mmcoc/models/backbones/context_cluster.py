@@ -14,7 +14,7 @@ from mmcoc.models.layers import ContextClusterMixer
 from mmcoc.registry import MODELS
 from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
 
-from .base import ClusteringBackbone, init_trunc_normal
+from .base import ClusteringBackbone, check_regularisation, init_trunc_normal
 
 NUM_STAGES = 4
 POSITION_CHANNELS = 2
@@ -140,6 +140,7 @@ class ContextCluster(ClusteringBackbone):
                  act_cfg: Dict = dict(type='GELU'),
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
+        check_regularisation(drop_path_rate, layer_scale_init_value)
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval, pretrained,
                          init_cfg)
         self.arch = self.resolve_arch(arch, proposals=proposals, folds=folds)

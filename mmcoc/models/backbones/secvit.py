@@ -25,7 +25,7 @@ from mmcoc.registry import MODELS
 
 from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
 
-from .base import ClusteringBackbone, init_trunc_normal
+from .base import ClusteringBackbone, check_regularisation, init_trunc_normal
 
 NUM_STAGES = 4
 _ARCH_KEYS = ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
@@ -196,6 +196,7 @@ class SecViT(ClusteringBackbone):
                  norm_cfg: Dict = dict(type='BN'),
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None):
+        check_regularisation(drop_path_rate, layer_scale_init_value)
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval, pretrained,
                          init_cfg)
         self.arch = self.resolve_arch(arch, num_clusters=num_clusters,

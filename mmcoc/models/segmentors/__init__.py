@@ -1,0 +1,3 @@
+from .memory_bounded import MemoryBoundedEncoderDecoder
+
+__all__ = ['MemoryBoundedEncoderDecoder']
