@@ -57,7 +57,7 @@ def test_coco_configs_have_the_released_settings(arch):
 def test_ade20k_configs_have_the_released_settings(arch):
     cfg = Config.fromfile(str(CONFIGS / f'fec_{arch}_fpn_ade20k.py'))
     model = cfg.model
-    assert model.type == 'EncoderDecoder' and model.pretrained is None
+    assert model.type == 'mmcoc.MemoryBoundedEncoderDecoder' and model.pretrained is None
     assert model.backbone.type == 'mmcoc.FEC' and model.backbone.arch == arch
     assert model.backbone.proposals == [10, 10, 5, 5] and model.backbone.folds == 1
     assert model.backbone.init_cfg == dict(type='Pretrained',
