@@ -122,3 +122,15 @@ def test_persistent_workers_die_with_a_killed_trainer(tiny_imagenet, tmp_path):
         trainer.wait()
     time.sleep(1.5)  # torch's own watchdog would take up to 5 s, and only between batches
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_config_runs_from_mmpretrain_own_train_tool(tiny_imagenet, tmp_path):
+    import mmpretrain
+    import torch
+    from mmengine.config import Config
+    own_train = Path(mmpretrain.__file__).parent / '.mim' / 'tools' / 'train.py'
+    run([sys.executable, str(own_train), CONFIG, '--work-dir', str(tmp_path),
+         *data_root_options(tiny_imagenet)])
+    dumped = Config.fromfile(tmp_path / 'tiny_cls.py')
+    assert dumped.train_cfg.type == 'mmcoc.ResumableEpochBasedTrainLoop'
+    assert torch.load(tmp_path / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1
