@@ -184,7 +184,7 @@ class ContextClusterClassifier(TimmModelMixin, ContextCluster):
             stem=r'^patch_embed',
             blocks=r'^network\.(\d+)' if coarse else [
                 (r'^network\.(\d+)\.(\d+)\.', None),
-                (r'^network\.(\d+)\.', (0, )),
+                (r'^network\.(\d+)\.', None),
                 (r'^norm\d+', (99999, )),
             ])
 
@@ -226,9 +226,9 @@ class SecViTClassifier(TimmModelMixin, SecViT):
         return dict(
             stem=r'^patch_embed',
             blocks=r'^layers\.(\d+)' if coarse else [
-                (r'^layers\.(\d+)\.downsample', (0, )),
+                (r'^layers\.(\d+)\.downsample', (99998, )),
                 (r'^layers\.(\d+)\.blocks\.(\d+)', None),
-                (r'^(proj|norm)\.', (99999, )),
+                (r'^(?:proj|norm)\.', (99999, )),
             ])
 
     def pre_pool(self, x: torch.Tensor) -> torch.Tensor:

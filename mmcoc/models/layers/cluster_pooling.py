@@ -22,7 +22,7 @@ from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
 from .clustering import _pad_amount, _region_validity, cluster_sizes
-from .tracing import is_tracing
+from .tracing import is_exporting, is_tracing
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
 SIMILARITY_CHUNK = 1 << 24
@@ -79,6 +79,8 @@ def cluster_pool(feats: torch.Tensor,
     Returns:
         ``[B, d, ceil(H / 2), ceil(W / 2)]`` (and the assignment when asked for).
     """
+    if is_exporting() and not return_assignment:
+        return torch.ops.mmcoc.cluster_pool(feats, values, folds)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
         raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
@@ -133,6 +135,19 @@ def cluster_pool(feats: torch.Tensor,
         (torch.arange(R, device=feats.device) * M).view(1, f, f, 1, 1)
     assignment = assignment.permute(0, 1, 3, 2, 4).reshape(B, 1, f * h, f * w)
     return out, assignment[:, :, :H, :W]
+
+
+@torch.library.custom_op('mmcoc::cluster_pool', mutates_args=())
+def _cluster_pool_op(feats: torch.Tensor, values: torch.Tensor, folds: int) -> torch.Tensor:
+    """``cluster_pool`` as one opaque op for ``torch.export`` (inference)."""
+    return cluster_pool(feats, values, folds).contiguous()
+
+
+@_cluster_pool_op.register_fake
+def _(feats, values, folds):
+    B, d, H, W = values.shape
+    # as the stride-2 skip conv beside it computes its size
+    return values.new_empty(B, d, (H - 1) // 2 + 1, (W - 1) // 2 + 1)
 
 
 class FrozenConv1x1(nn.Module):

@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assignment import RecordsAssignment
-from .tracing import is_tracing
+from .tracing import is_exporting, is_tracing
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -86,6 +86,9 @@ def context_cluster(feats: torch.Tensor,
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
     """
     _check_normalizer(normalizer, weighting)
+    if is_exporting() and not return_assignment:
+        return torch.ops.mmcoc.context_cluster(feats, values, alpha, beta, heads, proposals,
+                                               folds, normalizer, weighting)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
         raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
@@ -176,6 +179,20 @@ def context_cluster(feats: torch.Tensor,
     assignment = assignment + (torch.arange(R, device=feats.device) * M).view(1, 1, f, f, 1, 1)
     assignment = assignment.permute(0, 1, 2, 4, 3, 5).reshape(B, heads, h * f, w * f)
     return out, assignment[:, :, :H, :W]
+
+
+@torch.library.custom_op('mmcoc::context_cluster', mutates_args=())
+def _context_cluster_op(feats: torch.Tensor, values: torch.Tensor, alpha: torch.Tensor,
+                        beta: torch.Tensor, heads: int, proposals: int, folds: int,
+                        normalizer: str, weighting: str) -> torch.Tensor:
+    """``context_cluster`` as one opaque op for ``torch.export`` (inference)."""
+    return context_cluster(feats, values, alpha, beta, heads, proposals, folds, normalizer,
+                           weighting=weighting).contiguous()
+
+
+@_context_cluster_op.register_fake
+def _(feats, values, alpha, beta, heads, proposals, folds, normalizer, weighting):
+    return values.new_empty(values.shape)
 
 
 def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:

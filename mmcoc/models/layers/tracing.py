@@ -28,6 +28,15 @@ def is_tracing() -> bool:
             or torch.compiler.is_compiling())
 
 
+def is_exporting() -> bool:
+    """True while ``torch.export`` traces: the clustering ops then enter the graph as one
+    opaque custom op each (``torch.ops.mmcoc.*``, run eagerly by the exported program), so
+    their shape-dependent Python (padding, chunking, ranking) puts no guard on the dynamic
+    height and width."""
+    fn = getattr(torch.compiler, 'is_exporting', None)
+    return bool(fn is not None and fn())
+
+
 def run_block(block: Callable, *args, with_cp: bool = False):
     """``block(*args)``, under activation checkpointing (``torch.utils.checkpoint``,
     non-reentrant) when ``with_cp`` and autograd records: the block's activations are dropped
