@@ -22,7 +22,7 @@ from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
 from .clustering import _pad_amount, _region_validity, cluster_sizes
-from .tracing import is_exporting, is_tracing
+from .tracing import is_exporting
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
 SIMILARITY_CHUNK = 1 << 24
@@ -40,7 +40,7 @@ def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
     G, N, _ = points.shape
     M = centers.shape[2]
     chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
-    if is_tracing():
+    if is_exporting():
         # one chunk: a loop over a symbolic size cannot be exported
         cos = torch.bmm(points, centers)
         if center_valid is not None:

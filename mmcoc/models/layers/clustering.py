@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assignment import RecordsAssignment
-from .tracing import is_exporting, is_tracing
+from .tracing import is_exporting
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -158,10 +158,10 @@ def context_cluster(feats: torch.Tensor,
     args = (v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
             value_centers.transpose(1, 2).reshape(G * M, d), flat, counts,
             weighting == 'similarity')
-    if is_tracing() or not (torch.is_grad_enabled() and any(
+    if torch.jit.is_tracing() or is_exporting() or not (torch.is_grad_enabled() and any(
             t.requires_grad for t in args[:3])):
         # the same arithmetic without the custom autograd function, which TorchScript tracing
-        # and torch.export cannot record and inference does not need
+        # cannot record and inference does not need
         clusters = _aggregate_dispatch(*args)[0]
         out = clusters.index_select(0, args[3]) * args[1].unsqueeze(1)
     else:
@@ -196,10 +196,9 @@ def _(feats, values, alpha, beta, heads, proposals, folds, normalizer, weighting
 
 
 def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:
-    """``torch.bincount(flat, weights, minlength=size)``; while tracing, a float32 ``index_add``
-    (the same integer counts) whose output size does not depend on the data, as
-    ``torch.export`` needs."""
-    if not is_tracing():
+    """``torch.bincount(flat, weights, minlength=size)``; while exporting, a float32
+    ``index_add`` (the same integer counts) whose output size does not depend on the data."""
+    if not is_exporting():
         return torch.bincount(flat, weights=weights, minlength=size)
     ones = torch.ones_like(flat, dtype=torch.float32) if weights is None else weights.float()
     return ones.new_zeros(size).index_add(0, flat, ones)

@@ -1,5 +1,5 @@
 """What the backbones need to be traced (torch.fx, ``torch.jit.trace``, ``torch.export``) and to
-checkpoint their blocks: one place that says whether a tracer is running, and ``run_block``.
+checkpoint their blocks: whether torch.fx or torch.export is tracing, and ``run_block``.
 
 The clustering ops (``context_cluster``, ``cluster_pool``, ``equal_cluster_attention``) are
 registered with timm as leaf functions (``register_notrace_function``): torch.fx records one call
@@ -19,13 +19,6 @@ except ImportError:  # older torch
 def is_fx_tracing() -> bool:
     """True while torch.fx symbolically traces (its tensors are ``Proxy`` objects)."""
     return _is_fx_tracing()
-
-
-def is_tracing() -> bool:
-    """True while torch.fx, ``torch.jit.trace``/``script`` or ``torch.compile``/``torch.export``
-    trace: Python that inspects values, or custom autograd functions, are left aside then."""
-    return (is_fx_tracing() or torch.jit.is_tracing() or torch.jit.is_scripting()
-            or torch.compiler.is_compiling())
 
 
 def is_exporting() -> bool:
