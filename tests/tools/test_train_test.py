@@ -71,11 +71,12 @@ def assert_ranks_agree(work_dir, world_size):
 
 def test_two_process_gloo_ddp_on_cpu(tiny_coco, tmp_path):
     work_dir = tmp_path / 'ddp'
+    # with_cp: activation checkpointing under DDP (non-reentrant) keeps the ranks in step
     result = run(['bash', 'tools/dist_train.sh', RANKS_CONFIG, '2', '--work-dir', str(work_dir),
-                  *data_options(tiny_coco)], timeout=600)
+                  *data_options(tiny_coco), 'model.backbone.with_cp=True'], timeout=600)
     assert 'Distributed launcher: pytorch' in result.stdout + result.stderr
     dumped = (work_dir / 'tiny_maskrcnn_ranks.py').read_text()  # the config the run used
-    assert "backend='gloo'" in dumped and 'device_ids=None' in dumped
+    assert "backend='gloo'" in dumped and 'device_ids=None' in dumped and 'with_cp=True' in dumped
     assert (work_dir / 'epoch_1.pth').is_file()
     assert_ranks_agree(work_dir, 2)
 
