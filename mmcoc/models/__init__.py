@@ -9,3 +9,5 @@ __all__ = ['ContextCluster', 'ContextClusterClassifier', 'FEC', 'FECClassifier',
            'ContextClusterMixer', 'LAYOUTS',
            'SecViT', 'SecViTClassifier', 'SecViTNeck', 'checkpoint_filter_fn', 'context_cluster', 'convert_checkpoint']
 __all__ += ['DeepCluster', 'SobelDataPreprocessor']
+from .pointcloud import PointCloudDataPreprocessor, PointMLP, PointMLPClsHead
+__all__ += ['PointCloudDataPreprocessor', 'PointMLP', 'PointMLPClsHead']
