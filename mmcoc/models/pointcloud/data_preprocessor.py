@@ -10,7 +10,15 @@ from mmcoc.registry import MODELS
 @MODELS.register_module()
 class PointCloudDataPreprocessor(BaseDataPreprocessor):
     """Stacks the samples' points (``[N, 3]`` each, as ``PackPointCloudInputs`` makes them)
-    into ``[B, N, 3]`` float32 on the model's device; the data samples pass through."""
+    into ``[B, N, 3]`` float32 on the model's device; the data samples pass through.
+    ``batch_augments`` (which mmpretrain's ``ImageClassifier`` hands over from its
+    ``train_cfg``) must be empty: Mixup and CutMix are image augmentations."""
+
+    def __init__(self, batch_augments=None, non_blocking: bool = False):
+        super().__init__(non_blocking)
+        if batch_augments:
+            raise ValueError('PointCloudDataPreprocessor takes no batch augments, got '
+                             f'{batch_augments}')
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
