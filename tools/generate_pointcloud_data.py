@@ -6,8 +6,8 @@
 Writes ``DIR/main_split/{training,test}_objectdataset_augmentedrot_scale75.h5`` (``data``
 ``[objects, 2048, 3]``, ``label``) and ``DIR/shape_names.txt``: 10 classes of primitives and
 their compositions as partial, noisy scans with background points
-(``mmcoc.datasets.synthetic_pointclouds``). Default: ``data/synthetic_scanobjectnn``, 1000
-training and 300 test objects. A finished set is recognised by its ``settings.json`` and left
+(``mmcoc.datasets.synthetic_pointclouds``). Default: ``data/synthetic_scanobjectnn``, 1600
+training and 400 test objects. A finished set is recognised by its ``settings.json`` and left
 as it is; a different request or ``--force`` rewrites it.
 """
 import argparse
@@ -24,8 +24,8 @@ from mmcoc.datasets.synthetic_pointclouds import (POINTCLOUD_CLASSES,
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='data/synthetic_scanobjectnn')
-    parser.add_argument('--train', type=int, default=1000, help='training objects')
-    parser.add_argument('--test', type=int, default=300, help='test objects')
+    parser.add_argument('--train', type=int, default=1600, help='training objects')
+    parser.add_argument('--test', type=int, default=400, help='test objects')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true', help='rewrite an existing set')
     args = parser.parse_args(argv)

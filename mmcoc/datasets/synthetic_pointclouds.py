@@ -5,7 +5,7 @@ cylinder, cone, torus) and of compositions of them (table, chair, mushroom, snow
 each with random proportions, a random turn about the vertical axis and a slight tilt. To make
 it a scan rather than a mesh, as ScanObjectNN's PB_T50_RS: the side facing away from a random
 viewpoint is mostly cut away (a partial view), a random ball of points is occluded, Gaussian
-noise jitters every point, and 10-25% of the points are background (a piece of floor under the
+noise jitters every point, and 5-15% of the points are background (a piece of floor under the
 object, a wall patch behind it, loose clutter). Every object is centred and scaled into the
 unit sphere and its 2048 points are stored in random order, so the loader's first 1024 are a
 random subset. Drawn from a seed; nothing is downloaded.
@@ -19,7 +19,7 @@ import numpy as np
 
 POINTCLOUD_CLASSES = ('sphere', 'box', 'cylinder', 'cone', 'torus', 'table', 'chair',
                       'mushroom', 'snowman', 'bench')
-POINTCLOUD_GENERATOR_VERSION = 1
+POINTCLOUD_GENERATOR_VERSION = 2
 POINTS = 2048
 
 
@@ -151,7 +151,7 @@ def draw_object(name: str, rng, points: int = POINTS) -> np.ndarray:
     """One object of class ``name`` as a partial, noisy scan with background: ``[points, 3]``
     float32 in the unit sphere, in random order."""
     parts = _parts(name, rng)
-    background = int(points * rng.uniform(0.10, 0.25))
+    background = int(points * rng.uniform(0.05, 0.15))
     dense = 3 * (points - background)  # sampled densely, then the hidden side is cut away
     areas = np.array([area for _, area in parts])
     counts = rng.multinomial(dense, areas / areas.sum())
@@ -163,10 +163,10 @@ def draw_object(name: str, rng, points: int = POINTS) -> np.ndarray:
     view[2] = abs(view[2]) * 0.5
     view /= np.linalg.norm(view)
     depth = obj @ view
-    visible = depth > np.quantile(depth, rng.uniform(0.2, 0.5))
+    visible = depth > np.quantile(depth, rng.uniform(0.1, 0.4))
     # occlusion: a ball of points goes missing
     hole = obj[rng.integers(len(obj))]
-    visible &= np.linalg.norm(obj - hole, axis=1) > rng.uniform(0.0, 0.35)
+    visible &= np.linalg.norm(obj - hole, axis=1) > rng.uniform(0.0, 0.25)
     obj = obj[visible]
     obj = obj[rng.choice(len(obj), points - background, replace=len(obj) < points - background)]
     lo, hi = obj.min(0), obj.max(0)
