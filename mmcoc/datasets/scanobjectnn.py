@@ -19,8 +19,8 @@ SPLITS = ('training', 'test')
 
 
 def h5_path(data_root: str, split: str) -> str:
-    """The h5 file of a split: ``<data_root>/main_split/<split>_objectdataset_augmentedrot_scale75.h5``
-    (mmengine's dataset joins the ``data_root``)."""
+    """The h5 file of a split,
+    ``<data_root>/main_split/<split>_objectdataset_augmentedrot_scale75.h5``."""
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
     return osp.join(data_root, 'main_split', f'{split}_objectdataset_augmentedrot_scale75.h5')
