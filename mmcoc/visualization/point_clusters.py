@@ -5,7 +5,7 @@ context cluster weighs each member by ``s = sigmoid(beta + alpha * cos(member, c
 ``record_point_clusters`` runs the model's real forward pass on one cloud and keeps, for one
 stage and block, the stage's input points, its anchors, their neighbours and every member's
 ``s``; ``draw_point_clusters`` draws them as a 3-D scatter (matplotlib): the stage's points in
-light grey, the members of a few groups coloured by ``s`` (0 to 1), each anchor as a black cross.
+light grey, the members of a few groups coloured by ``s``, each anchor as a black cross.
 """
 from dataclasses import dataclass
 from typing import Optional
@@ -69,7 +69,8 @@ def draw_point_clusters(clusters: PointClusters, groups: Optional[int] = 8,
                         title: str = ''):
     """The 3-D scatter of ``clusters``: all its points in grey, the members of the first
     ``groups`` groups (furthest-point order, so spread over the object; None: all) coloured by
-    their similarity to their center, anchors as black crosses. Returns the matplotlib figure
+    their similarity to their center (the colour bar spans the drawn values; a point in several
+    groups shows the last one's), anchors as black crosses. Returns the matplotlib figure
     and what it drew: ``dict(points=, groups=, members=, anchors=)``."""
     import matplotlib
     matplotlib.use('Agg')
@@ -82,12 +83,17 @@ def draw_point_clusters(clusters: PointClusters, groups: Optional[int] = 8,
     fig = plt.figure(figsize=(7, 6))
     ax = fig.add_subplot(projection='3d')
     ax.scatter(*pts.T, s=2, c='0.8', depthshade=False)
-    drawn = ax.scatter(*pts[members].T, s=10, c=sims, cmap='viridis', vmin=0, vmax=1,
+    # the colours span the drawn similarities (a trained model's often sit in a narrow band)
+    low, high = float(sims.min()), float(sims.max())
+    if high - low < 1e-3:
+        low, high = low - 5e-4, high + 5e-4
+    drawn = ax.scatter(*pts[members].T, s=10, c=sims, cmap='viridis', vmin=low, vmax=high,
                        depthshade=False)
     ax.scatter(*anchors.T, s=60, c='k', marker='x', depthshade=False)
     fig.colorbar(drawn, ax=ax, shrink=0.7, label='similarity to the group center')
     ax.set_title(title or f'stage {clusters.stage}, block {clusters.block}, head '
                  f'{clusters.head}: {shown} of {S} groups of {clusters.neighbours.shape[1]}',
                  fontsize=9)
-    ax.set_box_aspect(np.ptp(pts, 0) + 1e-6)
+    extent = np.ptp(pts, 0)
+    ax.set_box_aspect(np.maximum(extent, 0.4 * extent.max()) + 1e-6)  # flat objects stay legible
     return fig, dict(points=len(pts), groups=shown, members=len(members), anchors=shown)
