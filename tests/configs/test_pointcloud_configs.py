@@ -55,3 +55,18 @@ def test_demo_config_scales_the_model_down():
     assert model.backbone.points == 256 and model.head.num_classes == 10
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
     assert cfg.train_dataloader.dataset.metainfo.classes[0] == 'sphere'
+
+
+def test_an_official_checkpoint_loads_through_official_key():
+    cfg = Config.fromfile(str(CONFIGS / 'pointmlp_coc_demo.py'))
+    trained, fresh = build_model(cfg).eval(), build_model(cfg).eval()
+    # the official main.py saves nn.DataParallel's state: 'module.' + the official names
+    official = {'module.' + k.split('.', 1)[1]: v for k, v in trained.state_dict().items()
+                if not k.startswith('data_preprocessor.')}
+    assert 'module.classifier.0.weight' in official
+    assert 'module.pre_blocks_list.0.operation.0.fc1.weight' in official
+    from mmcoc.models.pointcloud import official_key
+    fresh.load_state_dict({official_key(k): v for k, v in official.items()}, strict=True)
+    xyz = torch.rand(2, 256, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(xyz), trained(xyz))
