@@ -8,7 +8,7 @@
 # (utils.cal_loss) smooths by default, so the published model was trained with eps = 0.2: the
 # true class gets 1 - eps, every other class eps / (classes - 1). That is mmpretrain's 'original'
 # smoothing with label_smooth_val = eps * classes / (classes - 1). Plain cross-entropy:
-#   --cfg-options model.head.loss.label_smooth_val=0
+#   --cfg-options model.head.loss.label_smooth_val=0.0
 #
 # Data: ScanObjectNN's h5_files under data/scanobjectnn/h5_files (main_split/...).
 _base_ = ['mmpretrain::_base_/default_runtime.py']
