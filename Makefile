@@ -73,7 +73,8 @@ demo-pointcloud: demo-pointcloud-data
 	$(PYTHON) tools/test.py $(PC_CONFIG) "$$(cat $(PC_WORK_DIR)/last_checkpoint)" \
 		--work-dir $(PC_WORK_DIR)
 	$(PYTHON) tools/visualize_clusters.py --config $(PC_CONFIG) \
-		--checkpoint "$$(cat $(PC_WORK_DIR)/last_checkpoint)" --stage 1 --out $(PC_WORK_DIR)/clusters \
+		--checkpoint "$$(cat $(PC_WORK_DIR)/last_checkpoint)" --stage 0 --groups 6 \
+		--out $(PC_WORK_DIR)/clusters \
 		--points $(PC_DATA)/main_split/test_objectdataset_augmentedrot_scale75.h5 --index 0
 
 demo-backbone: setup
