@@ -13,11 +13,14 @@ DC_CONFIG := configs/deepcluster/deepcluster_coc_tiny_plain_sobel_demo.py
 DC_PROBE_CONFIG := configs/deepcluster/linear_probe_coc_tiny_plain_sobel_demo.py
 DC_PROBE_RANDOM_CONFIG := configs/deepcluster/linear_probe_coc_tiny_plain_sobel_demo_random_init.py
 DC_WORK_DIR := work_dirs/deepcluster_coc_tiny_plain_sobel_demo
+PC_CONFIG := configs/pointcloud/pointmlp_coc_demo.py
+PC_WORK_DIR := work_dirs/pointmlp_coc_demo
+PC_DATA := data/synthetic_scanobjectnn
 
 .PHONY: setup browser demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data \
 	demo-backbone test \
 	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo \
-	demo-deepcluster
+	demo-deepcluster demo-pointcloud demo-pointcloud-data
 
 setup:
 	@bash tools/setup_env.sh
@@ -59,6 +62,20 @@ demo-deepcluster: demo-cls-data
 	@grep -h "DeepCluster epoch" "$$(ls -t $(DC_WORK_DIR)/*/*.log | head -1)" | sed 's/.*DeepCluster/DeepCluster/'
 	@for probe in pretrained random_init; do \
 		echo "linear probe, $$probe: $$(grep -h 'accuracy/top1' $(DC_WORK_DIR)/probe_$$probe/*/*.log | tail -1 | sed 's/.*accuracy/accuracy/')"; done
+
+demo-pointcloud-data: setup
+	$(PYTHON) tools/generate_pointcloud_data.py --out $(PC_DATA)
+
+# point clouds: train PointMLP_CoC (scaled down) on synthetic scans in ScanObjectNN's layout,
+# evaluate it (OA, mAcc), draw the clusters of a test object
+demo-pointcloud: demo-pointcloud-data
+	$(PYTHON) tools/train.py $(PC_CONFIG) --work-dir $(PC_WORK_DIR)
+	$(PYTHON) tools/test.py $(PC_CONFIG) "$$(cat $(PC_WORK_DIR)/last_checkpoint)" \
+		--work-dir $(PC_WORK_DIR)
+	$(PYTHON) tools/visualize_clusters.py --config $(PC_CONFIG) \
+		--checkpoint "$$(cat $(PC_WORK_DIR)/last_checkpoint)" --stage 0 --groups 6 \
+		--out $(PC_WORK_DIR)/clusters \
+		--points $(PC_DATA)/main_split/test_objectdataset_augmentedrot_scale75.h5 --index 0
 
 demo-backbone: setup
 	$(PYTHON) tools/analysis_tools/demo_backbone.py --arch $(ARCH) --out work_dirs/demo_backbone

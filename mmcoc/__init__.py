@@ -12,7 +12,7 @@ from .version import check_host_versions  # noqa: E402
 
 check_host_versions()
 
-from . import datasets, engine, models  # noqa: E402,F401  (registers modules)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registers modules)
 from .registry import MODELS  # noqa: E402
 
 __all__ = ['MODELS', '__version__']

@@ -6,8 +6,10 @@ mmengine resolves the ``mmcoc.`` prefix to this child of its root ``MODELS`` reg
 scope (mmdet, mmseg, mmpretrain) builds the model.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
@@ -24,3 +26,7 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmcoc', locations=['mmcoc
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmcoc',
                       locations=['mmcoc.datasets'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='mmcoc', locations=['mmcoc.engine'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmcoc',
+                    locations=['mmcoc.datasets'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmcoc',
+                   locations=['mmcoc.evaluation'])

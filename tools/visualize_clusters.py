@@ -7,6 +7,14 @@ and the picture says so.
 
     python tools/visualize_clusters.py --image IMG --config CFG [--checkpoint CKPT]
         [--stage 0 --block 0 --head 0 | --module PATH] [--all] [--out DIR]
+
+Point clouds (a PointMLP_CoC config): ``--points`` instead of ``--image``, an h5 file in
+ScanObjectNN's layout (object ``--index``) or a ``.npy`` array ``[N, 3]``; a 3-D scatter of the
+first ``--groups`` groups of ``--stage``/``--block``, coloured by each member's similarity to its
+group's center (``mmcoc.visualization.point_clusters``), is written as a PNG.
+
+    python tools/visualize_clusters.py --points H5 --index 0 --config CFG [--checkpoint CKPT]
+        [--stage 0 --block 0 --head 0] [--groups 8] [--out DIR]
 """
 import argparse
 import os
@@ -23,7 +31,12 @@ from mmcoc.visualization import (ImageError, add_caption, read_image, resize_lon
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--image', required=True, help='any image file (RGB, gray, RGBA, 16-bit)')
+    parser.add_argument('--image', help='any image file (RGB, gray, RGBA, 16-bit)')
+    parser.add_argument('--points', help='instead of --image: a point cloud, an h5 file in '
+                        "ScanObjectNN's layout or a .npy array [N, 3]")
+    parser.add_argument('--index', type=int, default=0, help='object of the --points h5 file')
+    parser.add_argument('--groups', type=int, default=8,
+                        help='--points: groups drawn (0: all)')
     parser.add_argument('--config', required=True, help='a classification/detection/'
                         'segmentation config with a clustering backbone')
     parser.add_argument('--checkpoint', help='model or backbone weights (default: random init)')
@@ -41,6 +54,8 @@ def parse_args(argv=None):
     parser.add_argument('--alpha', type=float, default=0.5, help='overlay opacity, 0-1')
     parser.add_argument('--out', default='work_dirs/cluster_maps')
     args = parser.parse_args(argv)
+    if (args.image is None) == (args.points is None):
+        parser.error('give one of --image and --points')
     if args.size < 32 or args.display < 32:
         parser.error('--size and --display must be at least 32 pixels')
     if not 0 <= args.alpha <= 1:
@@ -52,8 +67,47 @@ def draw_one(maps, site, head, display, alpha):
     return maps.draw(site, head, resize_longer_side(maps.image, display), alpha)
 
 
+def main_points(args):
+    """The point-cloud mode: one 3-D scatter of a PointMLP_CoC's clusters, as a PNG."""
+    import torch
+    from mmpretrain.apis import get_model
+
+    from mmcoc.engine import adapt_to_machine, load_config
+    from mmcoc.visualization.point_clusters import draw_point_clusters, record_point_clusters
+    if args.points.endswith('.npy'):
+        cloud = np.load(args.points)
+    else:
+        import h5py
+        with h5py.File(args.points, 'r') as f:
+            if not 0 <= args.index < len(f['data']):
+                sys.exit(f'error: --index {args.index}: {args.points} holds objects '
+                         f'0-{len(f["data"]) - 1}')
+            cloud = f['data'][args.index]
+    cfg = adapt_to_machine(load_config(args.config))
+    model = get_model(cfg, pretrained=args.checkpoint or False, device='cpu').eval()
+    points = torch.from_numpy(np.asarray(cloud, np.float32)[:model.backbone.points])
+    try:
+        clusters = record_point_clusters(model.backbone, points, args.stage, args.block,
+                                         args.head)
+    except ValueError as err:
+        sys.exit(f'error: {err}')
+    weights = osp.basename(args.checkpoint) if args.checkpoint else 'random init'
+    fig, drawn = draw_point_clusters(clusters, args.groups or None)
+    fig.suptitle(f'{osp.basename(args.config)} | {weights} | '
+                 f'{osp.basename(args.points)}[{args.index}]', fontsize=8)
+    os.makedirs(args.out, exist_ok=True)
+    stem = osp.splitext(osp.basename(args.points))[0]
+    path = osp.join(args.out, f'{stem}_{args.index}_s{args.stage}b{args.block}h{args.head}.png')
+    fig.savefig(path, dpi=100)
+    print(f'point cluster map written to {path} ({weights}): {drawn["groups"]} groups, '
+          f'{drawn["members"]} members over {drawn["points"]} points')
+    return path
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.points is not None:
+        return main_points(args)
     try:
         image = read_image(args.image)
     except ImageError as err:

@@ -11,3 +11,5 @@ __all__ = ['ContextCluster', 'ContextClusterClassifier', 'ContextClusterMixer', 
            'SecViTClassifier', 'SecViTNeck', 'checkpoint_filter_fn', 'context_cluster',
            'convert_checkpoint']
 __all__ += ['DeepCluster', 'SobelDataPreprocessor']
+from .pointcloud import PointCloudDataPreprocessor, PointMLP, PointMLPClsHead
+__all__ += ['PointCloudDataPreprocessor', 'PointMLP', 'PointMLPClsHead']

@@ -1,0 +1,104 @@
+"""ScanObjectNN's h5 layout, the official augmentation, OA / mAcc, the synthetic generator."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmpretrain.evaluation import Accuracy
+from mmpretrain.structures import DataSample
+
+from mmcoc.datasets import (PackPointCloudInputs, RandomScaleShiftPoints, ScanObjectNN,
+                            ShufflePoints, write_scanobjectnn_h5)
+from mmcoc.datasets.scanobjectnn import h5_path
+from mmcoc.evaluation import MeanClassAccuracy
+
+sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
+import generate_pointcloud_data  # noqa: E402
+
+
+def written(tmp_path, objects=6, points=2048):
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(objects, points, 3)).astype(np.float32)
+    label = np.arange(objects) % 15
+    for split in ('training', 'test'):
+        write_scanobjectnn_h5(h5_path(str(tmp_path), split), data, label)
+    return data, label
+
+
+def test_reads_the_official_layout_first_1024_points(tmp_path):
+    data, label = written(tmp_path)
+    assert (tmp_path / 'main_split' / 'test_objectdataset_augmentedrot_scale75.h5').is_file()
+    dataset = ScanObjectNN(str(tmp_path), split='test', pipeline=[PackPointCloudInputs()])
+    assert len(dataset) == 6 and len(dataset.metainfo['classes']) == 15
+    assert dataset.metainfo['classes'][:3] == ('bag', 'bin', 'box')
+    sample = dataset[4]
+    assert torch.equal(sample['inputs'], torch.from_numpy(data[4, :1024]))
+    assert sample['data_samples'].gt_label.tolist() == [label[4]]
+    assert dataset.get_cat_ids(4) == [4]
+
+
+def test_bad_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='training_objectdataset_augmentedrot_scale75'):
+        ScanObjectNN(str(tmp_path))
+    write_scanobjectnn_h5(h5_path(str(tmp_path), 'training'), np.zeros((2, 100, 3)), [0, 1])
+    with pytest.raises(ValueError, match='100 points per object'):
+        ScanObjectNN(str(tmp_path))
+    write_scanobjectnn_h5(h5_path(str(tmp_path), 'training'), np.zeros((2, 2048, 3)), [0, 15])
+    with pytest.raises(ValueError, match='do not fit the 15 classes'):
+        ScanObjectNN(str(tmp_path))
+    with pytest.raises(ValueError, match='split must be one of'):
+        ScanObjectNN(str(tmp_path), split='val')
+
+
+def test_official_training_augmentation():
+    points = np.random.default_rng(1).normal(size=(1024, 3)).astype(np.float32)
+    np.random.seed(3)
+    scaled = RandomScaleShiftPoints().transform(dict(points=points.copy()))['points']
+    np.random.seed(3)  # the official translate_pointcloud, draw for draw
+    scale = np.random.uniform(low=2. / 3., high=3. / 2., size=[3])
+    shift = np.random.uniform(low=-0.2, high=0.2, size=[3])
+    assert np.array_equal(scaled, np.add(np.multiply(points, scale), shift).astype('float32'))
+    shuffled = ShufflePoints().transform(dict(points=scaled))['points']
+    assert not np.array_equal(shuffled, scaled)
+    assert np.array_equal(np.sort(shuffled, 0), np.sort(scaled, 0))
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_oa_and_macc():
+    from sklearn.metrics import balanced_accuracy_score
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 5, 200)
+    pred = np.where(rng.random(200) < 0.6, target, rng.integers(0, 5, 200))
+    target[target == 4] = 3  # a class that never occurs in the ground truth
+    samples = []
+    for t, p in zip(target, pred):
+        score = torch.zeros(5)
+        score[p] = 1
+        samples.append(DataSample().set_gt_label(int(t)).set_pred_score(score).to_dict())
+    results = {}
+    for metric in (Accuracy(topk=(1, )), MeanClassAccuracy()):
+        metric.process(None, samples)
+        results.update(metric.evaluate(len(samples)))
+    assert results['accuracy/top1'] == pytest.approx(100 * (pred == target).mean())
+    assert results['accuracy/mAcc'] == pytest.approx(100 * balanced_accuracy_score(target, pred))
+
+
+def test_generator_writes_the_same_layout(tmp_path, capsys):
+    out = str(tmp_path / 'synthetic')
+    args = ['--out', out, '--train', '20', '--test', '10', '--seed', '1']
+    generate_pointcloud_data.main(args)
+    generate_pointcloud_data.main(args)
+    assert 'already in' in capsys.readouterr().out
+    train = ScanObjectNN(out, metainfo=dict(
+        classes=(Path(out) / 'shape_names.txt').read_text().split()))
+    assert len(train) == 20 and len(train.metainfo['classes']) == 10
+    labels = [train.get_cat_ids(i)[0] for i in range(20)]
+    assert sorted(labels) == sorted(list(range(10)) * 2)  # classes in turn
+    import h5py
+    with h5py.File(h5_path(out, 'test'), 'r') as f:
+        data = f['data'][:]
+        assert data.shape == (10, 2048, 3) and data.dtype == np.float32
+    radius = np.linalg.norm(data, axis=-1)
+    assert np.allclose(radius.max(1), 1, atol=1e-5)  # centred and scaled into the unit sphere
+    assert (radius > 0).all() and len(np.unique(data[0], axis=0)) == 2048

@@ -1,0 +1,109 @@
+"""PointMLP / PointMLP_CoC: sampling and grouping against brute force, the per-group context
+cluster against the official formulation, parameters against the official constructors."""
+import pytest
+import torch
+
+from mmcoc.models.layers import context_cluster
+from mmcoc.models.pointcloud import (GroupContextCluster, PointMLP, PointMLPClsHead,
+                                     furthest_point_sample, gather_points, knn_query,
+                                     official_key)
+from mmcoc.testing.naive_pointcloud import (naive_furthest_point_sample,
+                                            naive_group_context_cluster, naive_knn,
+                                            official_pointmlp_shapes)
+
+DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+TINY = dict(points=64, embed_dim=8, dim_expansion=(2, 2), pre_blocks=(1, 1), pos_blocks=(1, 1),
+            k_neighbors=(8, 8), reducers=(2, 2))
+
+
+def cloud(b, n, seed=0):
+    xyz = torch.rand(b, n, 3, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    xyz[:, 5] = 0.01  # within the kernel's skipped ball around the origin
+    return xyz
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_furthest_point_sample_is_brute_force(device):
+    xyz = cloud(3, 70)
+    got = furthest_point_sample(xyz.to(device), 20).cpu()
+    assert (got[:, 0] == 0).all()
+    assert torch.equal(got, naive_furthest_point_sample(xyz, 20))
+    assert not (got == 5).any()  # the kernel never picks a point at the origin
+    plain = furthest_point_sample(xyz.to(device), 20, skip_origin=False).cpu()
+    assert torch.equal(plain, naive_furthest_point_sample(xyz, 20, skip_origin=False))
+    assert torch.equal(furthest_point_sample(xyz.to(device), 20).cpu(), got)  # deterministic
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_knn_is_brute_force(device):
+    xyz, queries = cloud(2, 90, 1), cloud(2, 30, 2)
+    got = knn_query(xyz.to(device), queries.to(device), 7).cpu()
+    expected, dist = naive_knn(xyz, queries, 7)
+    assert torch.equal(got, expected)  # same neighbours, nearest first
+    assert torch.equal(gather_points(xyz, got), xyz[torch.arange(2)[:, None, None], expected])
+
+
+@pytest.mark.parametrize('normalizer', ['similarity', 'count'])
+def test_group_context_cluster_is_the_official_formulation(normalizer):
+    torch.manual_seed(0)
+    module = GroupContextCluster(12, heads=2, head_dim=5, normalizer=normalizer).double()
+    with torch.no_grad():
+        module.sim_alpha.fill_(1.7)
+        module.sim_beta.fill_(-0.3)
+    x = torch.randn(6 * 9, 12, dtype=torch.float64, requires_grad=True)
+    out = module(x, 9)
+    grads = torch.autograd.grad(out.square().sum(), [x, *module.parameters()])
+    ref = naive_group_context_cluster(module, x, 9)
+    ref_grads = torch.autograd.grad(ref.square().sum(), [x, *module.parameters()])
+    torch.testing.assert_close(out, ref)
+    for got, expected in zip(grads, ref_grads):
+        torch.testing.assert_close(got, expected)
+
+
+def test_group_context_cluster_is_the_image_op_with_one_center_per_map():
+    torch.manual_seed(1)
+    module = GroupContextCluster(16, heads=2, head_dim=4)
+    x = torch.randn(5 * 7, 16)
+    G, k = 5, 7
+    feats = module.fc1(x).view(G, k, 8).transpose(1, 2).unsqueeze(-1)  # [G, E*d, k, 1]
+    values = module.fc_v(x).view(G, k, 8).transpose(1, 2).unsqueeze(-1)
+    image_op = context_cluster(feats, values, module.sim_alpha, module.sim_beta, heads=2,
+                               proposals=1, folds=1)
+    expected = x + module.fc2(image_op.squeeze(-1).transpose(1, 2).reshape(G * k, 8))
+    torch.testing.assert_close(module(x, k), expected)
+
+
+@pytest.mark.parametrize('context_cluster,total', [(True, 15_326_815), (False, 13_232_079)])
+def test_parameters_are_the_official_constructors(context_cluster, total):
+    backbone, head = PointMLP(context_cluster=context_cluster), PointMLPClsHead(15)
+    ours = {f'backbone.{k}': tuple(v.shape) for k, v in backbone.named_parameters()}
+    ours.update({f'head.{k}': tuple(v.shape) for k, v in head.named_parameters()})
+    official = {official_key('module.' + k): v for k, v in
+                official_pointmlp_shapes(15, context_cluster).items()}
+    assert ours == official  # names and shapes: official checkpoints load unchanged
+    count = sum(p.numel() for m in (backbone, head) for p in m.parameters())
+    print(f'PointMLP{"_CoC" if context_cluster else ""}, 15 classes: {count:,} parameters')
+    assert count == total == sum(torch.Size(s).numel() for s in official.values())
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_tiny_model_trains_and_is_deterministic(device):
+    torch.manual_seed(0)
+    backbone, head = PointMLP(**TINY).to(device), PointMLPClsHead(4, 32, (16, )).to(device)
+    xyz = cloud(4, 80).to(device)
+    logits = head(backbone(xyz))
+    assert logits.shape == (4, 4)
+    logits.logsumexp(-1).sum().backward()
+    grads = [p.grad for p in backbone.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    backbone.eval()
+    head.eval()
+    with torch.no_grad():
+        assert torch.equal(head(backbone(xyz)), head(backbone(xyz)))
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match=r'\[B, N, 3\]'):
+        PointMLP(**TINY)(torch.zeros(2, 3, 64))
+    with pytest.raises(ValueError, match='cannot make 32 groups'):
+        PointMLP(**TINY)(torch.zeros(2, 20, 3))

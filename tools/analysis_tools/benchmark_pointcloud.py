@@ -1,0 +1,74 @@
+"""Training-step cost of PointMLP_CoC against PointMLP (the same network without its
+context-cluster blocks): forward + backward time and peak memory.
+
+Each model (``mmcoc.PointMLP`` + ``mmcoc.PointMLPClsHead``, the official settings, 15 classes,
+random weights, train mode) runs in a process of its own on a batch of random clouds; the
+time is the fastest of ``--reps`` forward+backward passes after a warm-up, the peak memory the
+resident-set high-water mark above the loaded model (CPU) or ``torch.cuda.max_memory_allocated``
+(GPU). Prints a markdown table.
+
+    python tools/analysis_tools/benchmark_pointcloud.py [--batch 32] [--points 1024] [--reps 3]
+        [--device cpu|cuda]
+"""
+import argparse
+import platform
+import time
+
+import torch
+
+from mmcoc.utils.measure import isolate, time_and_peak
+
+MODELS = {'PointMLP_CoC': True, 'PointMLP': False}
+
+
+def worker(queue, name, batch, points, reps, device):
+    from mmcoc.models.pointcloud import PointMLP, PointMLPClsHead
+    torch.manual_seed(0)
+    backbone = PointMLP(points=points, context_cluster=MODELS[name]).to(device)
+    head = PointMLPClsHead(15).to(device)
+    xyz = torch.rand(batch, points, 3, device=device) * 2 - 1
+    target = torch.randint(0, 15, (batch, ), device=device)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(head(backbone(xyz)), target)
+        loss.backward()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+
+    params = sum(p.numel() for m in (backbone, head) for p in m.parameters())
+    if device == 'cuda':
+        step()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        result = dict(time=min(times), peak=(torch.cuda.max_memory_allocated() - base) / 2**20)
+    else:
+        result = time_and_peak(step, reps)
+    queue.put(dict(result, params=params))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--points', type=int, default=1024)
+    parser.add_argument('--reps', type=int, default=3, help='timed steps per model')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    args = parser.parse_args()
+    where = torch.cuda.get_device_name() if args.device == 'cuda' else \
+        f'CPU, {torch.get_num_threads()} threads'
+    print(f'# torch {torch.__version__}, {platform.machine()}, {where}, fp32, train mode, '
+          f'batches of {args.batch} x {args.points} points, forward + backward, fastest of '
+          f'{args.reps} after a warm-up\n')
+    print('| model | params (M) | fwd+bwd (s) | clouds/s | peak (MiB) |\n|---|---|---|---|---|')
+    for name in MODELS:
+        res = isolate(worker, name, args.batch, args.points, args.reps, args.device)
+        print(f"| {name} | {res['params'] / 1e6:.2f} | {res['time']:.3f} | "
+              f"{args.batch / res['time']:.1f} | {res['peak']:.0f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
