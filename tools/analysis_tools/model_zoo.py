@@ -27,7 +27,7 @@ INPUT_SHAPES = {'mmpretrain': (3, 224, 224), 'mmdet': (3, 1280, 800), 'mmseg': (
 def complexity(config: Path):
     """(parameters, FLOPs) of the model of ``config``, random weights."""
     from mmcoc.engine import build_model, load_config
-    from mmcoc.utils.measure import count_flops
+    from mmcoc.utils.measure import count_flops, count_released_parameters
     cfg = load_config(str(config))
     scope = cfg.get('default_scope')
     if scope not in INPUT_SHAPES:
@@ -45,7 +45,7 @@ def complexity(config: Path):
         inputs = (data['inputs'], )
     else:
         inputs = (torch.zeros(1, *shape), )
-    return sum(p.numel() for p in model.parameters()), count_flops(model, inputs)
+    return count_released_parameters(model), count_flops(model, inputs)
 
 
 def metafiles():
