@@ -17,6 +17,7 @@ needs padding to divide into its regions, so until they take the padded path whe
 traced (see docs/deploy.md), a dynamic-H/W export stops with a message and the default export
 keeps the traced height and width (any batch).
 """
+import contextlib
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -108,6 +109,30 @@ def wrap(model: nn.Module, task: str, output: str) -> nn.Module:
     return SegmentorOutputs(model, labels=output == 'labels').eval()
 
 
+def _nearest_center_in_one_chunk(points, centers, center_valid, regions):
+    """``cluster_pooling._nearest_center`` without its chunks (same result): the chunk size
+    depends on the batch, and a Python loop over chunks would fix the batch of the export."""
+    G, N, _ = points.shape
+    M = centers.shape[2]
+    cos = torch.bmm(points, centers)  # [G, N, M]
+    if center_valid is not None:
+        cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], -2.0)
+    return cos.reshape(G, N, M).argmax(dim=2)
+
+
+@contextlib.contextmanager
+def _one_similarity_chunk():
+    """FEC's ClusterPool takes its argmax over chunks of points: one chunk while exporting (the
+    graph holds the whole similarity matrix, as onnxruntime would allocate it anyway)."""
+    from mmcoc.models.layers import cluster_pooling
+    saved = cluster_pooling._nearest_center
+    cluster_pooling._nearest_center = _nearest_center_in_one_chunk
+    try:
+        yield
+    finally:
+        cluster_pooling._nearest_center = saved
+
+
 def export(module: nn.Module, example: torch.Tensor, path: str,
            dynamic_hw: bool = False, opset: int = 18) -> float:
     """Export ``module`` at ``example`` to ``path`` (dynamic batch; H/W with ``dynamic_hw``),
@@ -118,7 +143,7 @@ def export(module: nn.Module, example: torch.Tensor, path: str,
     if dynamic_hw:
         dims.update({2: Dim('height', min=32, max=4096), 3: Dim('width', min=32, max=4096)})
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), _one_similarity_chunk():
         try:
             # strict dims: an export that would specialise a dynamic size stops, rather than
             # (as the exporter's fallback does) quietly keeping the traced size
