@@ -17,6 +17,7 @@ DC_WORK_DIR := work_dirs/deepcluster_coc_tiny_plain_sobel_demo
 .PHONY: setup browser demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data \
 	demo-backbone test \
 	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo \
+	benchmark-compile benchmark-onnx gpu-check \
 	demo-deepcluster
 
 setup:
@@ -81,6 +82,18 @@ benchmark-segmentor: setup
 
 benchmark-classifier: setup
 	$(PYTHON) tools/analysis_tools/benchmark_classifier.py
+
+# torch.compile vs eager: compile time and step time (CoC-small, FEC-small, SecViT-T)
+benchmark-compile: setup
+	$(PYTHON) tools/analysis_tools/benchmark_compile.py
+
+# ONNX export of the full variants: onnxruntime vs PyTorch difference and CPU latency
+benchmark-onnx: setup
+	$(PYTHON) tools/analysis_tools/benchmark_onnx.py
+
+# on a GPU machine: the CUDA tests and the throughput table (docs/deploy.md)
+gpu-check: setup
+	bash tools/analysis_tools/gpu_check.sh
 
 # recount parameters and FLOPs of every config into the metafiles
 model-zoo: setup
