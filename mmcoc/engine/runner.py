@@ -10,9 +10,18 @@ through ``configs/_base_/mmcoc_runtime.py``), so mmdet's, mmseg's and mmpretrain
 - checkpoints (``load_from``, ``resume``) are read weights-only
   (``mmcoc.utils.load_checkpoint_file``): pickled objects are unpickled only when the config
   says ``trust_checkpoint=True`` (the tools' ``--trust-checkpoint``) or
-  ``MMCOC_TRUST_CHECKPOINTS=1`` is set.
+  ``MMCOC_TRUST_CHECKPOINTS=1`` is set;
+- a data loader whose dataset files are missing stops before it is built, naming the missing
+  path and the guide that says where the data goes;
+- data-loader worker processes die with the process that started them (Linux), also when it is
+  killed with SIGKILL and the workers are persistent.
 """
 import copy
+import ctypes
+import functools
+import os.path as osp
+import signal
+import sys
 
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
@@ -41,6 +50,15 @@ class RecoverableRunner(Runner):
         runner.trust_checkpoint = trust
         return runner
 
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        if isinstance(dataloader, dict):
+            check_dataset_files(dataloader.get('dataset'))
+        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if getattr(loader, 'num_workers', 0) > 0 and sys.platform.startswith('linux'):
+            loader.worker_init_fn = functools.partial(_die_with_parent, loader.worker_init_fn)
+        return loader
+
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
         # mmengine's body, reading the file through mmcoc's weights-only reader
@@ -54,3 +72,52 @@ class RecoverableRunner(Runner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+# Where each kind of dataset goes (the guide's section on data), for the missing-data message.
+_DATA_GUIDES = {'Coco': 'docs/detection.md', 'ADE20K': 'docs/segmentation.md',
+                'ImageNet': 'docs/classification.md', 'CustomDataset': 'docs/classification.md'}
+
+
+def _dataset_paths(dataset: dict):
+    root = dataset.get('data_root') or ''
+    if root:
+        yield 'data_root', root
+    ann_file = dataset.get('ann_file')
+    if ann_file:
+        yield 'ann_file', osp.join(root, ann_file)
+    prefix = dataset.get('data_prefix') or {}
+    for key, value in (prefix.items() if isinstance(prefix, dict) else [('data_prefix', prefix)]):
+        if isinstance(value, str) and value:
+            yield f'data_prefix.{key}', osp.join(root, value)
+
+
+def check_dataset_files(dataset) -> None:
+    """Stop, naming the path and the guide, when a dataset's local files are not there (a
+    published config run before its dataset was downloaded); wrappers are looked into."""
+    if not isinstance(dataset, dict):
+        return
+    for inner in [dataset.get('dataset')] + list(dataset.get('datasets') or []):
+        check_dataset_files(inner)
+    kind = str(dataset.get('type', '')).split('.')[-1]
+    for key, path in _dataset_paths(dataset):
+        if '://' in path or osp.exists(path):
+            continue
+        guide = next((doc for name, doc in _DATA_GUIDES.items() if name in kind),
+                     'docs/get_started.md')
+        raise FileNotFoundError(
+            f'the {kind or "dataset"} of this config is not on this machine: {key} {path!r} '
+            f'does not exist. Put the data there as {guide} describes, or point the config at '
+            f'it, e.g. --cfg-options train_dataloader.dataset.data_root=/path/to/data/ (and the '
+            f'val/test loaders likewise).')
+
+
+def _die_with_parent(worker_init_fn, worker_id: int):
+    # PR_SET_PDEATHSIG: the kernel kills this worker when its parent dies, however it died;
+    # torch's own watchdog notices only between batches, and not while blocked in a transform.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if worker_init_fn is not None:
+        worker_init_fn(worker_id)

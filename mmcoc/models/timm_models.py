@@ -4,9 +4,13 @@ Registered when ``mmcoc`` is imported (``coc_*``, ``fec_*``, ``secvit_*``). ``pr
 ``pretrained_cfg_overlay=dict(file=PATH)`` loads a local mmcoc or official checkpoint through
 ``checkpoint_filter_fn`` (no hub is contacted).
 """
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from typing import Dict, List, Optional, Set, Tuple, Union
+
 import torch
+import torch.nn as nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
 
 from .backbones.base import TimmClassifierMixin
 from .backbones.context_cluster import NUM_STAGES, ContextCluster
@@ -18,7 +22,133 @@ from .weight_layouts.context_cluster import checkpoint_filter_fn
 from .weight_layouts.secvit import checkpoint_filter_fn as secvit_filter_fn
 
 
-class ContextClusterClassifier(TimmClassifierMixin, ContextCluster):
+GLOBAL_POOLS = ('avg', 'max', '')
+
+
+class TimmModelMixin(TimmClassifierMixin):
+    """timm's model contract over a ClusteringBackbone classifier (as timm's ``metaformer``,
+    ``convnext``): ``feature_info`` per stage, ``forward_intermediates``,
+    ``prune_intermediate_layers``, ``set_grad_checkpointing`` (the backbone's ``with_cp``),
+    ``group_matcher``, ``no_weight_decay`` and ``reset_classifier`` checking ``global_pool``
+    (``'avg'``, ``'max'`` or ``''`` for none) as ``create_model`` does. A subclass gives
+    ``final_norm`` (the norm on the last map in ``forward_features``), ``_reset_pre_logits``
+    and the regexes of ``group_matcher``."""
+    _no_weight_decay_names: Tuple[str, ...] = ()
+
+    @staticmethod
+    def check_global_pool(global_pool):
+        if global_pool not in GLOBAL_POOLS:
+            raise ValueError(f'global_pool must be one of {GLOBAL_POOLS} (\'\' for no pooling), '
+                             f'got {global_pool!r}')
+
+    def _init_feature_info(self):
+        self.feature_info = [
+            dict(num_chs=self.embed_dims[i], reduction=2 ** (i + 2), module=name)
+            for i, name in enumerate(self.stage_module_names())]
+
+    # ------------------------------------------------------------------ head
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None,
+                         reset_other: bool = False):
+        """A new ``head`` for ``num_classes`` (0: none) and, if given, a new ``global_pool``;
+        ``reset_other`` also drops the layers between the last map and the pooling."""
+        if global_pool is not None:
+            self.check_global_pool(global_pool)
+        if not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f'num_classes must be an int >= 0, got {num_classes!r}')
+        if reset_other:
+            self._reset_pre_logits()
+        super().reset_classifier(num_classes, global_pool)
+
+    def _reset_pre_logits(self):
+        self.head_hidden_size = self.num_features
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.pre_pool(x)
+        if self.global_pool == 'avg':
+            x = x.mean((-2, -1))
+        elif self.global_pool == 'max':
+            x = x.amax((-2, -1))
+        return x if pre_logits else self.head(x)
+
+    # ------------------------------------------------------------------ features
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_stem(x)
+        for stage in range(self.built_stages):
+            x = self.forward_stage(stage, x)
+        return self.final_norm(x)
+
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = 'NCHW',
+            intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """The maps of the stages ``indices`` names (the last ``n`` for an int, all for None),
+        un-normed but for the last stage's with ``norm``; with the final features (those of
+        ``forward_features``) unless ``intermediates_only``. ``stop_early`` runs no stage
+        after the last one asked for."""
+        if output_fmt != 'NCHW':
+            raise ValueError(f"output_fmt must be 'NCHW', got {output_fmt!r}")
+        stages = self.built_stages
+        take_indices, max_index = feature_take_indices(stages, indices)
+        last = stages - 1
+        run = max_index + 1 if stop_early else stages
+        intermediates = []
+        x = self.forward_stem(x)
+        for stage in range(run):
+            x = self.forward_stage(stage, x)
+            if stage in take_indices:
+                intermediates.append(self.final_norm(x) if norm and stage == last else x)
+        if intermediates_only:
+            return intermediates
+        if run - 1 == last:
+            x = self.final_norm(x)
+        return x, intermediates
+
+    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1,
+                                  prune_norm: bool = False, prune_head: bool = True):
+        """Drop the stages after the last one ``indices`` names (and, as timm, the final norm
+        and the head where they no longer apply); returns the stage indices taken."""
+        take_indices, max_index = feature_take_indices(self.built_stages, indices)
+        prune_end = max_index < self.built_stages - 1
+        self._truncate_stages(max_index + 1)
+        if prune_norm or prune_end:
+            self._prune_final_norm()
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]['num_chs']
+        self.feature_info = self.feature_info[:max_index + 1]
+        if prune_head or prune_end:
+            self.reset_classifier(0, '', reset_other=True)
+        return take_indices
+
+    def _prune_final_norm(self):
+        pass
+
+    # ------------------------------------------------------------------ training
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True):
+        """Activation checkpointing of every block (the backbone's ``with_cp``)."""
+        self.with_cp = enable
+
+    @property
+    def grad_checkpointing(self) -> bool:
+        return self.with_cp
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> Set[str]:
+        """Layer scales and the similarity scale/shift (timm also exempts every 1-D
+        parameter by itself)."""
+        return {name for name, _ in self.named_parameters()
+                if name.rsplit('.', 1)[-1] in self._no_weight_decay_names}
+
+
+class ContextClusterClassifier(TimmModelMixin, ContextCluster):
     """The backbone's last stage, its norm (official ``norm``), global mean and a linear head.
 
     Keys match the official classification checkpoints after ``checkpoint_filter_fn``
@@ -33,9 +163,33 @@ class ContextClusterClassifier(TimmClassifierMixin, ContextCluster):
         self.global_pool = global_pool
         self.num_features = self.head_hidden_size = self.embed_dims[-1]
         self.head = self._make_head(num_classes)
+        self._init_feature_info()
+
+    _no_weight_decay_names = ('layer_scale_1', 'layer_scale_2', 'sim_alpha', 'sim_beta')
+
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self, self.norm_name(NUM_STAGES - 1))(x)
+
+    def _prune_final_norm(self):
+        setattr(self, self.norm_name(NUM_STAGES - 1), nn.Identity())
+
+    def _truncate_stages(self, stages: int):
+        self.network = self.network[:2 * stages - 1]
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict:
+        """Parameter groups for layer-wise decay: the embedding, then ``network.{i}`` in order
+        (each block on its own unless ``coarse``), the output norm last."""
+        return dict(
+            stem=r'^patch_embed',
+            blocks=r'^network\.(\d+)' if coarse else [
+                (r'^network\.(\d+)\.(\d+)\.', None),
+                (r'^network\.(\d+)\.', None),
+                (r'^norm\d+', (99999, )),
+            ])
 
 
-class SecViTClassifier(TimmClassifierMixin, SecViT):
+class SecViTClassifier(TimmModelMixin, SecViT):
     """The official classifier (timm's ``secvit_*``): the backbone's last map, ``proj`` (1x1
     conv to 1024), ``norm`` (BN), Swish, global average, ``head`` (linear)."""
 
@@ -52,6 +206,30 @@ class SecViTClassifier(TimmClassifierMixin, SecViT):
         self.proj, self.norm, self.act = classifier_layers(self.num_features)
         self._init_weights(self.proj)
         self.head = self._make_head(num_classes)
+        self._init_feature_info()
+
+    _no_weight_decay_names = ('gamma_1', 'gamma_2')
+
+    def _truncate_stages(self, stages: int):
+        self.layers = self.layers[:stages]
+        self.layers[-1].downsample = None
+
+    def _reset_pre_logits(self):
+        self.proj, self.norm, self.act = nn.Identity(), nn.Identity(), nn.Identity()
+        self.head_hidden_size = self.num_features
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict:
+        """Parameter groups for layer-wise decay: the stem, then the stages' blocks (each block
+        on its own unless ``coarse``; a downsampling with the stage before it), the classifier's
+        projection last."""
+        return dict(
+            stem=r'^patch_embed',
+            blocks=r'^layers\.(\d+)' if coarse else [
+                (r'^layers\.(\d+)\.downsample', (99998, )),
+                (r'^layers\.(\d+)\.blocks\.(\d+)', None),
+                (r'^(?:proj|norm)\.', (99999, )),
+            ])
 
     def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(self.proj(x)))
@@ -83,9 +261,18 @@ default_cfgs.update(generate_default_cfgs(
      for arch in SecViT.arch_settings}))
 
 
+# features_only: forward_intermediates by default ('getter'); feature_cls='hook' and 'fx' also work
+FEATURE_CFG = dict(feature_cls='getter', out_indices=(0, 1, 2, 3))
+
+
+def _feature_cfg(kwargs: Dict) -> Dict:
+    return {**FEATURE_CFG, **(kwargs.pop('feature_cfg', None) or {})}
+
+
 def _create(arch, pretrained, **kwargs):
     return build_model_with_cfg(ContextClusterClassifier, f'coc_{arch}', pretrained,
-                                pretrained_filter_fn=checkpoint_filter_fn, arch=arch, **kwargs)
+                                pretrained_filter_fn=checkpoint_filter_fn, arch=arch,
+                                feature_cfg=_feature_cfg(kwargs), **kwargs)
 
 
 @register_model
@@ -121,7 +308,8 @@ def coc_base_dim96(pretrained=False, **kwargs):
 def _create_fec(arch, pretrained, **kwargs):
     # official FEC weights share CoC's key layout, hence CoC's filter
     return build_model_with_cfg(FECClassifier, f'fec_{arch}', pretrained,
-                                pretrained_filter_fn=checkpoint_filter_fn, arch=arch, **kwargs)
+                                pretrained_filter_fn=checkpoint_filter_fn, arch=arch,
+                                feature_cfg=_feature_cfg(kwargs), **kwargs)
 
 
 @register_model
@@ -141,7 +329,8 @@ def fec_large(pretrained=False, **kwargs):
 
 def _create_secvit(arch, pretrained, **kwargs):
     return build_model_with_cfg(SecViTClassifier, f'secvit_{arch}', pretrained,
-                                pretrained_filter_fn=secvit_filter_fn, arch=arch, **kwargs)
+                                pretrained_filter_fn=secvit_filter_fn, arch=arch,
+                                feature_cfg=_feature_cfg(kwargs), **kwargs)
 
 
 @register_model

@@ -147,3 +147,29 @@ def test_fec_segmentation_at_random_init_predicts_with_the_dataset_classes():
     assert len(loaded.classes) == 150  # ADE20K's, from the config's dataset class
     drawing = predict(loaded, np.full((64, 80, 3), 90, np.uint8)).drawing
     assert drawing.shape == (64, 80, 3)
+
+
+ANY_ORDER = '''
+import numpy as np
+from mmdet.apis import DetInferencer
+from mmcoc.apis import load_model, predict
+image = np.random.default_rng(0).integers(0, 255, (72, 96, 3), dtype=np.uint8)
+# an upstream inferencer first: it sets the default scope to mmdet for the whole process
+DetInferencer(model='configs/demo/coc_tiny_maskrcnn_demo.py', weights=None, device='cpu')(
+    image[..., ::-1].copy(), return_vis=False)
+classifier = load_model('configs/demo/coc_tiny_plain_cls_demo.py')
+segmentor = load_model('configs/demo/coc_tiny_fpn_demo.py')
+detector = load_model('configs/demo/coc_tiny_maskrcnn_demo.py')
+for loaded in (classifier, segmentor, detector, classifier, segmentor):
+    out = predict(loaded, image)
+    assert out.scores or out.drawing is not None, loaded.task
+print('ok')
+'''
+
+
+def test_the_helpers_work_in_any_order_of_mmdet_mmseg_mmpretrain_in_one_process():
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, '-c', ANY_ORDER], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith('ok'), result.stderr[-3000:]

@@ -1,11 +1,14 @@
 """Image classification (CoC-tiny) through tools/train.py, tools/test.py and mmpretrain's
 inference API, on a tiny ImageNet-layout set, on the CPU."""
 import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from tool_runner import data_root_options, run
+from tool_runner import PYTHONPATH, ROOT, data_root_options, run
 
 CONFIG = str(Path(__file__).parent / 'tiny_cls.py')
 
@@ -69,3 +72,65 @@ def test_mmpretrain_inference_api_with_config_and_checkpoint(trained, tiny_image
     assert report['ndarray'] in classes
     assert report['get_model'] == label  # the same weights through both entry points
     assert len(list(tmp_path.glob('*.png'))) == 1  # the drawn prediction
+
+
+def test_a_published_config_without_its_dataset_says_what_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/test.py', 'configs/context_cluster/coc_tiny_in1k.py',
+         str(tmp_path / 'any.pth'), '--work-dir', str(tmp_path), '--cfg-options',
+         f'test_dataloader.dataset.data_root={tmp_path}/imagenet'],
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert f"data_root '{tmp_path}/imagenet' does not exist" in message
+    assert 'docs/classification.md' in message
+
+
+def _children(pid):
+    try:
+        tasks = Path(f'/proc/{pid}/task').iterdir()
+        return {int(c) for task in tasks for c in (task / 'children').read_text().split()}
+    except FileNotFoundError:
+        return set()
+
+
+def _alive(pid):
+    try:  # a killed worker reparented to a PID 1 that does not reap it stays a zombie
+        return Path(f'/proc/{pid}/stat').read_text().split(')')[-1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='PR_SET_PDEATHSIG is Linux')
+def test_persistent_workers_die_with_a_killed_trainer(tiny_imagenet, tmp_path):
+    trainer = subprocess.Popen(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path),
+         *data_root_options(tiny_imagenet, ['train_cfg.max_epochs=1000',
+                                            'train_dataloader.num_workers=1',
+                                            'train_dataloader.persistent_workers=True'])],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not list(tmp_path.glob('*/vis_data/scalars.json')):
+            time.sleep(0.5)  # training has started: the data worker exists
+        workers = {child for child in _children(trainer.pid)
+                   if 'python' in Path(f'/proc/{child}/cmdline').read_bytes().decode(errors='ignore')}
+        assert workers, 'no data worker started'
+    finally:
+        trainer.kill()
+        trainer.wait()
+    time.sleep(1.5)  # torch's own watchdog would take up to 5 s, and only between batches
+    assert not any(_alive(pid) for pid in workers)
+
+
+def test_config_runs_from_mmpretrain_own_train_tool(tiny_imagenet, tmp_path):
+    import mmpretrain
+    import torch
+    from mmengine.config import Config
+    own_train = Path(mmpretrain.__file__).parent / '.mim' / 'tools' / 'train.py'
+    run([sys.executable, str(own_train), CONFIG, '--work-dir', str(tmp_path),
+         *data_root_options(tiny_imagenet)])
+    dumped = Config.fromfile(tmp_path / 'tiny_cls.py')
+    assert dumped.train_cfg.type == 'mmcoc.ResumableEpochBasedTrainLoop'
+    assert torch.load(tmp_path / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1

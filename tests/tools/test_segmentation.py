@@ -85,3 +85,17 @@ def test_mmseg_inference_api_with_config_and_checkpoint(trained, tiny_ade, tmp_p
     assert report['inferencer'] == [61, 97]
     assert (tmp_path / 'overlay.png').stat().st_size > 0
     assert list((tmp_path / 'inferencer').rglob('*.png'))
+
+
+def test_config_runs_from_mmseg_own_train_tool(tiny_ade, tmp_path):
+    """The config's runner_type brings mmcoc's guarantees to mmseg's own script: CPU adaptation
+    (SyncBN -> BN), the resumable loop, and checkpoints torch reads weights-only."""
+    import mmseg
+    import torch
+    own_train = Path(mmseg.__file__).parent / '.mim' / 'tools' / 'train.py'
+    run([sys.executable, str(own_train), CONFIG, '--work-dir', str(tmp_path),
+         *data_root_options(tiny_ade)])
+    dumped = Config.fromfile(tmp_path / 'tiny_fpn.py')
+    assert dumped.model.decode_head.norm_cfg.type == 'BN'
+    assert dumped.train_cfg.type == 'mmcoc.ResumableIterBasedTrainLoop'
+    assert torch.load(tmp_path / 'iter_2.pth', weights_only=True)['meta']['iter'] == 2

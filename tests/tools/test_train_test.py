@@ -182,15 +182,20 @@ def test_trusted_mmengine_checkpoint_tests_and_converts(trained, tiny_coco, tmp_
 
 
 def test_test_tool_stops_on_a_checkpoint_of_another_architecture(tiny_coco, tmp_path):
-    from mmcoc.models import ContextCluster
-    other = tmp_path / 'other.pth'
+    from mmcoc.models import ContextCluster, SecViT
+    other = tmp_path / 'other.pth'  # another architecture: few keys in common
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in
-                               ContextCluster('small').state_dict().items()}}, other)
+                               SecViT('t').state_dict().items()}}, other)
+    variant = tmp_path / 'variant.pth'  # another variant: the same names, other shapes
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in
+                               ContextCluster('small').state_dict().items()}}, variant)
     bare = tmp_path / 'bare.pth'
     torch.save({'model': ContextCluster('tiny').state_dict()}, bare)
     result = tool(['tools/test.py', CONFIG, str(other), '--work-dir', str(tmp_path)], tiny_coco)
     assert result.returncode != 0 and 'tensors are in it' in result.stderr
     assert 'first missing' in result.stderr
+    result = tool(['tools/test.py', CONFIG, str(variant), '--work-dir', str(tmp_path)], tiny_coco)
+    assert result.returncode != 0 and 'differ in shape' in result.stderr
     result = tool(['tools/test.py', CONFIG, str(bare), '--work-dir', str(tmp_path)], tiny_coco)
     assert result.returncode != 0 and 'backbone alone' in result.stderr
     assert 'model.backbone.init_cfg' in result.stderr

@@ -46,6 +46,10 @@ def test_bad_choices_exit_with_the_reason(tmp_path):
     with pytest.raises(SystemExit, match='stage 3: blocks 0-1'):
         visualize_clusters.main(['--image', str(tmp_path / 'ok.png'), '--config', CLS,
                                  '--stage', '3', '--block', '2', '--out', str(tmp_path)])
+    cv2.imwrite(str(tmp_path / 'strip.png'), np.zeros((1, 4000, 3), np.uint8))
+    with pytest.raises(SystemExit, match=r'4000x1 pixels: one side is more than \d+ times'):
+        visualize_clusters.main(['--image', str(tmp_path / 'strip.png'), '--config', CLS,
+                                 '--out', str(tmp_path)])
 
 
 # FEC and SecViT: the tool draws FEC's token-mixer clusters and ClusterPool centers and SecViT's

@@ -1,5 +1,7 @@
 """Mask R-CNN training step with CoC-small, FEC-small, SecViT-T against mmdet's ResNet-50 one.
 
+CoC-small also runs with ``with_cp=True`` (its blocks under activation checkpointing).
+
 Same synthetic batch for all (mmdet's ``demo_mm_inputs``: 2 images of 800x1216 with boxes and
 masks), random init, one training step = forward + loss + backward + AdamW step, each model in a
 process of its own. Prints a markdown table.
@@ -18,6 +20,8 @@ from mmcoc.utils.measure import isolate, time_and_peak
 
 DETECTORS = {
     'CoC-small (4 centers) Mask R-CNN': 'configs/context_cluster/coc_small_maskrcnn_coco.py',
+    'CoC-small (4 centers) Mask R-CNN, with_cp':
+        'configs/context_cluster/coc_small_maskrcnn_coco.py',
     'CoC-small (25 centers) Mask R-CNN': 'configs/context_cluster/coc_small_25_maskrcnn_coco.py',
     'FEC-small Mask R-CNN': 'configs/fec/fec_small_maskrcnn_coco.py',
     'SecViT-T Mask R-CNN': 'configs/secvit/secvit_t_maskrcnn_coco.py',
@@ -26,11 +30,14 @@ DETECTORS = {
 
 
 def worker(queue, name, config, size, reps):
+    """One row: ``name`` ending in ', with_cp' sets ``model.backbone.with_cp=True``."""
     import mmcoc  # noqa: F401
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
     cfg = get_config(config) if '::' in config else Config.fromfile(config)
     cfg.model.backbone.pop('init_cfg', None)  # random init: no download, same for both
+    if name.endswith(', with_cp'):
+        cfg.model.backbone.with_cp = True  # activation checkpointing of every block
     init_default_scope('mmdet')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

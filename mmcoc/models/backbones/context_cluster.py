@@ -3,14 +3,14 @@
 Module names follow the official release (``patch_embed``, ``network.{i}``, ``norm{i}``) so that
 official weights map onto this class with renames only (see ``checkpoint_filter_fn``).
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
-from mmcoc.models.layers import ContextClusterMixer
+from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, run_block
 from mmcoc.registry import MODELS
 from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
 
@@ -87,6 +87,10 @@ class ContextCluster(ClusteringBackbone):
         frozen_stages (int): ``-1`` freezes nothing, ``0`` the point embedding, ``k`` the
             embedding and stages ``0 .. k-1``.
         norm_eval (bool): keep batch-norm layers (if ``norm_cfg`` asks for them) in eval mode.
+        with_cp (bool): run every block under activation checkpointing
+            (``torch.utils.checkpoint``, non-reentrant) while training: less memory for one
+            more forward pass of the blocks, the same outputs and gradients (a batch norm in a
+            block, if ``norm_cfg`` asks for one, would update its running statistics twice).
         cluster_normalizer (str, optional): what a cluster's sum is divided by (default: the
             family's ``default_normalizer``): ``'similarity'``,
             ``1 + sum(sim)`` (the paper's Eq. 1 and the official code since 2023-05-31, which
@@ -132,6 +136,7 @@ class ContextCluster(ClusteringBackbone):
                  out_indices: Union[int, Sequence[int]] = -1,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
+                 with_cp: bool = False,
                  cluster_normalizer: Optional[str] = None,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
@@ -145,6 +150,7 @@ class ContextCluster(ClusteringBackbone):
                          init_cfg)
         self.arch = self.resolve_arch(arch, proposals=proposals, folds=folds)
         self.cluster_normalizer = cluster_normalizer or self.default_normalizer
+        self.with_cp = with_cp
         a = self.arch
         dims = a['embed_dims']
         self.embed_dims = dims
@@ -210,6 +216,8 @@ class ContextCluster(ClusteringBackbone):
 
     # ------------------------------------------------------------------ forward
     def check_input(self, x: torch.Tensor):
+        if is_fx_tracing():
+            return  # a Proxy: its shape is known only when the traced graph runs
         name = type(self).__name__
         self._check_image_batch(
             x, name, f' and appends the {POSITION_CHANNELS} position channels itself')
@@ -228,14 +236,35 @@ class ContextCluster(ClusteringBackbone):
         grid = torch.stack(torch.meshgrid(rows, cols, indexing='ij')).to(x.dtype)
         return grid.unsqueeze(0).expand(n, -1, -1, -1)
 
-    def forward(self, x: torch.Tensor):
+    @property
+    def built_stages(self) -> int:
+        """Stages present (4, fewer after timm's ``prune_intermediate_layers``)."""
+        return (len(self.network) + 1) // 2
+
+    def stage_module_names(self) -> List[str]:
+        """The module whose output is each stage's (un-normed) map: its last block."""
+        return [f'network.{2 * i}.{len(self.network[2 * i]) - 1}' if len(self.network[2 * i])
+                else f'network.{2 * i}' for i in range(self.built_stages)]
+
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The checked image, its position channels appended, through the point embedding."""
         self.check_input(x)
-        x = self.patch_embed(torch.cat([x, self.position_channels(x)], dim=1))
+        return self.patch_embed(torch.cat([x, self.position_channels(x)], dim=1))
+
+    def forward_stage(self, stage: int, x: torch.Tensor) -> torch.Tensor:
+        """Stage ``stage``: the downsampling into it (stages 1-3), then its blocks, each under
+        activation checkpointing with ``with_cp``."""
+        if stage > 0:
+            x = self.network[2 * stage - 1](x)
+        for block in self.network[2 * stage]:
+            x = run_block(block, x, with_cp=self.with_cp)
+        return x
+
+    def forward(self, x: torch.Tensor):
+        x = self.forward_stem(x)
         outs = []
-        for stage in range(NUM_STAGES):
-            if stage > 0:
-                x = self.network[2 * stage - 1](x)
-            x = self.network[2 * stage](x)
+        for stage in range(self.built_stages):
+            x = self.forward_stage(stage, x)
             if stage in self.out_indices:
                 outs.append(getattr(self, self.norm_name(stage))(x))
         return tuple(outs)

@@ -32,12 +32,13 @@ class FEC(ContextCluster):
         folds (int | Sequence[int], optional): regions per side, per stage; a ClusterPool
             uses the setting of the stage it leads into (detection: ``[2, 2, 1, 1]``).
         in_channels, out_indices, frozen_stages, norm_eval, drop_rate, drop_path_rate,
-            layer_scale_init_value, norm_cfg, act_cfg, pretrained, init_cfg: as
+            layer_scale_init_value, norm_cfg, act_cfg, with_cp, pretrained, init_cfg: as
             ``ContextCluster``; ``cluster_normalizer`` is ``'count'``, the release's.
 
     ClusterPool's similarity projection ``conv_f`` gets no gradient by construction (it only
-    feeds an argmax) and is built with ``requires_grad=False``: DDP needs no
-    ``find_unused_parameters`` (see ``mmcoc.models.layers.cluster_pooling.ClusterPool``).
+    feeds an argmax) and holds its weight and bias as buffers (loaded and saved under the
+    official keys): every parameter gets a gradient, DDP needs no ``find_unused_parameters``
+    (see ``mmcoc.models.layers.cluster_pooling.ClusterPool``).
     """
     arch_settings = {
         'small': dict(layers=[3, 4, 5, 2], embed_dims=[32, 64, 196, 320], heads=[4, 4, 8, 8],

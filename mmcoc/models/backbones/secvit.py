@@ -20,7 +20,7 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
-from mmcoc.models.layers import SECAttention, rotary_tables
+from mmcoc.models.layers import SECAttention, is_fx_tracing, rotary_tables, run_block
 from mmcoc.registry import MODELS
 
 from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
@@ -108,12 +108,15 @@ class SecViTStage(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.downsample = downsample
 
-    def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_blocks(self, x: torch.Tensor, with_cp: bool = False) -> torch.Tensor:
+        """The blocks, each under activation checkpointing with ``with_cp``."""
+        if not len(self.blocks):
+            return x
         # one rotary table per stage: every block sees the same map size and head dim
         head_dim = self.blocks[0].attn.head_dim
         rotary = rotary_tables(x.shape[2], x.shape[3], head_dim, x.device, x.dtype)
         for block in self.blocks:
-            x = block(x, rotary)
+            x = run_block(block, x, rotary, with_cp=with_cp)
         return x
 
 
@@ -157,6 +160,10 @@ class SecViT(ClusteringBackbone):
         frozen_stages (int): ``-1`` freezes nothing, ``0`` the stem, ``k`` the stem and stages
             ``0 .. k-1`` (with the downsampling into them).
         norm_eval (bool): keep the batch norms of the stem and downsampling in eval mode.
+        with_cp (bool): run every block under activation checkpointing
+            (``torch.utils.checkpoint``, non-reentrant) while training: less memory for one
+            more forward pass of the blocks, the same outputs and gradients (a batch norm in a
+            block, if ``norm_cfg`` asks for one, would update its running statistics twice).
         drop_rate (float): dropout in the FFNs.
         drop_path_rate (float, optional): stochastic depth, rising linearly over all blocks;
             default the arch's (T 0.1, S 0.15, B 0.4, L 0.5).
@@ -190,6 +197,7 @@ class SecViT(ClusteringBackbone):
                  norm_outputs: bool = True,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
+                 with_cp: bool = False,
                  drop_rate: float = 0.,
                  drop_path_rate: Optional[float] = None,
                  layer_scale_init_value: float = 1e-6,
@@ -203,6 +211,7 @@ class SecViT(ClusteringBackbone):
                                       drop_path_rate=drop_path_rate)
         a = self.arch
         self.norm_outputs = norm_outputs
+        self.with_cp = with_cp
         dims = self.embed_dims = a['embed_dims']
 
         self.patch_embed = ConvStem(in_channels, dims[0], norm_cfg)
@@ -264,18 +273,38 @@ class SecViT(ClusteringBackbone):
 
     # ------------------------------------------------------------------ forward
     def check_input(self, x: torch.Tensor):
+        if is_fx_tracing():
+            return  # a Proxy: its shape is known only when the traced graph runs
         self._check_image_batch(x, type(self).__name__)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    @property
+    def built_stages(self) -> int:
+        """Stages present (4, fewer after timm's ``prune_intermediate_layers``)."""
+        return len(self.layers)
+
+    def stage_module_names(self) -> List[str]:
+        """The module whose output is each stage's (un-normed) map: its last block."""
+        return [f'layers.{i}.blocks.{len(stage.blocks) - 1}' if len(stage.blocks)
+                else f'layers.{i}' for i, stage in enumerate(self.layers)]
+
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = self.patch_embed(x)
+        return self.patch_embed(x)
+
+    def forward_stage(self, stage: int, x: torch.Tensor) -> torch.Tensor:
+        """Stage ``stage``: the downsampling into it (stages 1-3), then its blocks, each under
+        activation checkpointing with ``with_cp``."""
+        if stage > 0:
+            x = self.layers[stage - 1].downsample(x)
+        return self.layers[stage].forward_blocks(x, self.with_cp)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        x = self.forward_stem(x)
         outs = []
-        for i, stage in enumerate(self.layers):
-            x = stage.forward_blocks(x)
+        for i in range(self.built_stages):
+            x = self.forward_stage(i, x)
             if i in self.out_indices:
                 outs.append(getattr(self, f'out_norm{i}')(x) if self.norm_outputs else x)
-            if stage.downsample is not None:
-                x = stage.downsample(x)
         return tuple(outs)
 
     # ------------------------------------------------------------------ training state

@@ -3,7 +3,12 @@ from .cluster_pooling import ClusterPool, cluster_pool
 from .clustering import ContextClusterMixer, context_cluster
 from .equal_clustering import equal_cluster_attention, equal_cluster_order
 from .sec_attention import SECAttention, apply_rotary, rotary_tables
+from .tracing import is_exporting, is_fx_tracing, register_leaf_functions, run_block
+
+# torch.fx records one call of each clustering op instead of tracing its shape-dependent Python
+register_leaf_functions(context_cluster, cluster_pool, equal_cluster_attention)
 
 __all__ = ['ClusterPool', 'ContextClusterMixer', 'RecordsAssignment', 'SECAttention',
            'apply_rotary', 'cluster_pool', 'context_cluster', 'equal_cluster_attention',
-           'equal_cluster_order', 'rotary_tables']
+           'equal_cluster_order', 'is_exporting', 'is_fx_tracing', 'register_leaf_functions',
+           'rotary_tables', 'run_block']

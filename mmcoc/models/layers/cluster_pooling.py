@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
-from .clustering import _pad_amount, _region_validity
+from .clustering import _pad_amount, _region_validity, cluster_sizes
+from .tracing import is_exporting
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
 SIMILARITY_CHUNK = 1 << 24
@@ -39,6 +40,12 @@ def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
     G, N, _ = points.shape
     M = centers.shape[2]
     chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
+    if is_exporting():
+        # one chunk: a loop over a symbolic size cannot be exported
+        cos = torch.bmm(points, centers)
+        if center_valid is not None:
+            cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], -2.0)
+        return cos.reshape(G, N, M).argmax(dim=2)
     assignment = torch.empty(G, N, dtype=torch.long, device=points.device)
     for start in range(0, N, chunk):
         cos = torch.bmm(points[:, start:start + chunk], centers)  # [G, n, M]
@@ -72,6 +79,8 @@ def cluster_pool(feats: torch.Tensor,
     Returns:
         ``[B, d, ceil(H / 2), ceil(W / 2)]`` (and the assignment when asked for).
     """
+    if is_exporting() and not return_assignment:
+        return torch.ops.mmcoc.cluster_pool(feats, values, folds)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
         raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
@@ -112,7 +121,7 @@ def cluster_pool(feats: torch.Tensor,
         points = F.normalize(x.permute(0, 2, 3, 1).reshape(G, N, c), dim=-1)
         assignment = _nearest_center(points, F.normalize(centers, dim=1), center_valid, R)
     flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
-    counts = torch.bincount(flat, weights=point_mask, minlength=G * M).to(values.dtype)
+    counts = cluster_sizes(flat, point_mask, G * M).to(values.dtype)
     # Padded points hold zero values, so they add nothing to a sum.
     rows = v.permute(0, 2, 3, 1).reshape(G * N, d)
     sums = value_centers.reshape(G, d, M).transpose(1, 2).reshape(G * M, d).index_add(0, flat, rows)
@@ -128,6 +137,38 @@ def cluster_pool(feats: torch.Tensor,
     return out, assignment[:, :, :H, :W]
 
 
+@torch.library.custom_op('mmcoc::cluster_pool', mutates_args=())
+def _cluster_pool_op(feats: torch.Tensor, values: torch.Tensor, folds: int) -> torch.Tensor:
+    """``cluster_pool`` as one opaque op for ``torch.export`` (inference)."""
+    return cluster_pool(feats, values, folds).contiguous()
+
+
+@_cluster_pool_op.register_fake
+def _(feats, values, folds):
+    B, d, H, W = values.shape
+    # as the stride-2 skip conv beside it computes its size
+    return values.new_empty(B, d, (H - 1) // 2 + 1, (W - 1) // 2 + 1)
+
+
+class FrozenConv1x1(nn.Module):
+    """A 1x1 convolution whose ``weight`` and ``bias`` are buffers: saved to and loaded from
+    checkpoints under the keys of an ``nn.Conv2d`` (``<name>.weight``, ``<name>.bias``), moved
+    and cast with the model, never trained, and no input gradient flows through it."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        # nn.Conv2d's initialisation, as the reference's (and the same random draws)
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+        self.register_buffer('weight', conv.weight.detach().clone())
+        self.register_buffer('bias', conv.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x.detach(), self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f'{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size=(1, 1), frozen'
+
+
 class ClusterPool(RecordsAssignment, nn.Module):
     """FEC's downsampling: ``conv_skip(x) + norm2(cluster_pool(conv_f(x), conv_v(x)))``.
 
@@ -136,11 +177,12 @@ class ClusterPool(RecordsAssignment, nn.Module):
 
     ``conv_f`` only feeds an argmax, so no gradient can ever reach it: the reference trains with
     DDP ``find_unused_parameters=True`` and its ``conv_f`` stays at its random initialisation
-    (AdamW skips parameters without a gradient). Here it runs without autograd and its
-    parameters have ``requires_grad=False``: the same training, but DDP needs no unused-parameter
-    search (every trainable parameter gets a gradient), the optimizer does not track it, and the
-    weights still load from and save to checkpoints. A straight-through term would instead
-    train it, which the released models never did.
+    (AdamW skips parameters without a gradient). Here it is a ``FrozenConv1x1`` whose weight and
+    bias are buffers: the same training, but every parameter gets a gradient (DDP needs no
+    unused-parameter search, timm's "every parameter has a gradient" holds), the optimizer does
+    not track it, and the weights still load from and save to checkpoints under the official
+    keys (``conv_f.weight``, ``conv_f.bias``). A straight-through term would instead train it,
+    which the released models never did.
     """
 
     def __init__(self, in_channels: int, out_channels: int, folds: int = 1,
@@ -149,16 +191,14 @@ class ClusterPool(RecordsAssignment, nn.Module):
         if not isinstance(folds, int) or folds < 1:
             raise ValueError(f'folds must be a positive int, got {folds!r}')
         self.folds = folds
-        self.conv_f = nn.Conv2d(in_channels, out_channels, kernel_size=1)
-        self.conv_f.requires_grad_(False)
+        self.conv_f = FrozenConv1x1(in_channels, out_channels)
         self.conv_v = nn.Conv2d(in_channels, out_channels, kernel_size=1)
         self.conv_skip = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=STRIDE,
                                    padding=1)
         self.norm2 = build_norm_layer(norm_cfg, out_channels)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            feats = self.conv_f(x)
+        feats = self.conv_f(x)
         pooled = self.run_assigning(cluster_pool, feats, self.conv_v(x), self.folds)
         return self.conv_skip(x) + self.norm2(pooled)
 

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assignment import RecordsAssignment
+from .tracing import is_exporting
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -85,6 +86,9 @@ def context_cluster(feats: torch.Tensor,
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
     """
     _check_normalizer(normalizer, weighting)
+    if is_exporting() and not return_assignment:
+        return torch.ops.mmcoc.context_cluster(feats, values, alpha, beta, heads, proposals,
+                                               folds, normalizer, weighting)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
         raise ValueError('feats and values must be [B, C, H, W] maps of the same batch and size, '
@@ -149,11 +153,19 @@ def context_cluster(feats: torch.Tensor,
         counts = None
     else:
         members = point_mask.expand(B * heads, R, N).reshape(-1) if padded else None
-        counts = torch.bincount(flat, weights=members, minlength=G * M).to(v.dtype)
+        counts = cluster_sizes(flat, members, G * M).to(v.dtype)
     # one dtype for the scatter (autocast may leave the similarity wider than the values)
-    out = _AggregateDispatch.apply(v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
-                                   value_centers.transpose(1, 2).reshape(G * M, d), flat, counts,
-                                   weighting == 'similarity')
+    args = (v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
+            value_centers.transpose(1, 2).reshape(G * M, d), flat, counts,
+            weighting == 'similarity')
+    if torch.jit.is_tracing() or is_exporting() or not (torch.is_grad_enabled() and any(
+            t.requires_grad for t in args[:3])):
+        # the same arithmetic without the custom autograd function, which TorchScript tracing
+        # cannot record and inference does not need
+        clusters = _aggregate_dispatch(*args)[0]
+        out = clusters.index_select(0, args[3]) * args[1].unsqueeze(1)
+    else:
+        out = _AggregateDispatch.apply(*args)
 
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.
@@ -169,6 +181,41 @@ def context_cluster(feats: torch.Tensor,
     return out, assignment[:, :, :H, :W]
 
 
+@torch.library.custom_op('mmcoc::context_cluster', mutates_args=())
+def _context_cluster_op(feats: torch.Tensor, values: torch.Tensor, alpha: torch.Tensor,
+                        beta: torch.Tensor, heads: int, proposals: int, folds: int,
+                        normalizer: str, weighting: str) -> torch.Tensor:
+    """``context_cluster`` as one opaque op for ``torch.export`` (inference)."""
+    return context_cluster(feats, values, alpha, beta, heads, proposals, folds, normalizer,
+                           weighting=weighting).contiguous()
+
+
+@_context_cluster_op.register_fake
+def _(feats, values, alpha, beta, heads, proposals, folds, normalizer, weighting):
+    return values.new_empty(values.shape)
+
+
+def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:
+    """``torch.bincount(flat, weights, minlength=size)``; while exporting, a float32
+    ``index_add`` (the same integer counts) whose output size does not depend on the data."""
+    if not is_exporting():
+        return torch.bincount(flat, weights=weights, minlength=size)
+    ones = torch.ones_like(flat, dtype=torch.float32) if weights is None else weights.float()
+    return ones.new_zeros(size).index_add(0, flat, ones)
+
+
+def _aggregate_dispatch(v, s, value_centers, flat, counts, weighted: bool = True):
+    """``_AggregateDispatch``'s forward up to the dispatch: the clusters and their
+    denominators."""
+    numer = value_centers.index_add(0, flat, v * s.unsqueeze(1) if weighted else v)
+    if counts is None:
+        denom = 1 + s.new_zeros(value_centers.shape[0]).index_add(0, flat, s)
+    else:
+        denom = 1 + counts
+    clusters = numer / denom.unsqueeze(1)
+    return clusters, denom
+
+
 class _AggregateDispatch(torch.autograd.Function):
     """Cluster features from member points, dispatched back: ``out_n = s_n * g_{k(n)}``.
 
@@ -181,10 +228,7 @@ class _AggregateDispatch(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, v, s, value_centers, flat, counts, weighted=True):
-        numer = value_centers.index_add(0, flat, v * s.unsqueeze(1) if weighted else v)
-        denom = 1 + (counts if counts is not None else
-                     s.new_zeros(value_centers.shape[0]).index_add_(0, flat, s))
-        clusters = numer / denom.unsqueeze(1)
+        clusters, denom = _aggregate_dispatch(v, s, value_centers, flat, counts, weighted)
         ctx.save_for_backward(v, s, flat, clusters, denom)
         ctx.by_similarity = counts is None
         ctx.weighted = weighted

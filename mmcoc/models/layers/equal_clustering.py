@@ -23,6 +23,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from .tracing import is_exporting
+
 
 def _check_tokens(name: str, x: torch.Tensor):
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
@@ -66,6 +68,8 @@ def equal_cluster_attention(q: torch.Tensor,
     Returns:
         ``[B, heads, N, d_v]`` in the original token order (and the assignment when asked for).
     """
+    if is_exporting() and not return_assignment:
+        return torch.ops.mmcoc.equal_cluster_attention(q, k, v, num_clusters, scale)
     for name, x in (('q', q), ('k', k), ('v', v)):
         _check_tokens(name, x)
     if q.shape != k.shape or v.shape[:3] != q.shape[:3]:
@@ -109,3 +113,15 @@ def equal_cluster_attention(q: torch.Tensor,
     assignment = torch.empty_like(order).scatter_(2, order, ranks_group)
     return out, assignment
 
+
+
+@torch.library.custom_op('mmcoc::equal_cluster_attention', mutates_args=())
+def _equal_cluster_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                num_clusters: int, scale: Optional[float]) -> torch.Tensor:
+    """``equal_cluster_attention`` as one opaque op for ``torch.export`` (inference)."""
+    return equal_cluster_attention(q, k, v, num_clusters, scale).contiguous()
+
+
+@_equal_cluster_attention_op.register_fake
+def _(q, k, v, num_clusters, scale):
+    return v.new_empty(v.shape)

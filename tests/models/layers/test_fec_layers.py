@@ -123,6 +123,7 @@ def test_cluster_pool_module_matches_its_skip_conv_size(size):
     assert pool.last_assignment.dtype == torch.long
     out.square().mean().backward()
     assert not pool.conv_f.weight.requires_grad and pool.conv_f.weight.grad is None
+    assert {n for n, _ in pool.named_buffers()} == {'conv_f.weight', 'conv_f.bias'}
     assert all(p.grad is not None for p in pool.parameters() if p.requires_grad)
     assert {n for n, p in pool.named_parameters() if p.requires_grad} == {
         'conv_v.weight', 'conv_v.bias', 'conv_skip.weight', 'conv_skip.bias', 'norm2.weight',

@@ -1,0 +1,51 @@
+"""What the backbones need to be traced (torch.fx, ``torch.jit.trace``, ``torch.export``) and to
+checkpoint their blocks: whether torch.fx or torch.export is tracing, and ``run_block``.
+
+The clustering ops (``context_cluster``, ``cluster_pool``, ``equal_cluster_attention``) are
+registered with timm as leaf functions (``register_notrace_function``): torch.fx records one call
+of each instead of tracing their shape-dependent Python, and the traced graph calls them eagerly.
+"""
+from typing import Callable
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+try:
+    from torch.fx._symbolic_trace import is_fx_symbolic_tracing as _is_fx_tracing
+except ImportError:  # older torch
+    from torch.fx._symbolic_trace import is_fx_tracing as _is_fx_tracing
+
+
+def is_fx_tracing() -> bool:
+    """True while torch.fx symbolically traces (its tensors are ``Proxy`` objects)."""
+    return _is_fx_tracing()
+
+
+def is_exporting() -> bool:
+    """True while ``torch.export`` traces: the clustering ops then enter the graph as one
+    opaque custom op each (``torch.ops.mmcoc.*``, run eagerly by the exported program), so
+    their shape-dependent Python (padding, chunking, ranking) puts no guard on the dynamic
+    height and width."""
+    fn = getattr(torch.compiler, 'is_exporting', None)
+    return bool(fn is not None and fn())
+
+
+def run_block(block: Callable, *args, with_cp: bool = False):
+    """``block(*args)``, under activation checkpointing (``torch.utils.checkpoint``,
+    non-reentrant) when ``with_cp`` and autograd records: the block's activations are dropped
+    after forward and recomputed in backward, with the same outputs and gradients. Not under
+    torch.fx or TorchScript tracing, which record the plain call."""
+    if with_cp and torch.is_grad_enabled() and not (
+            is_fx_tracing() or torch.jit.is_tracing() or torch.jit.is_scripting()):
+        return checkpoint(block, *args, use_reentrant=False)
+    return block(*args)
+
+
+def register_leaf_functions(*functions: Callable):
+    """Register ``functions`` with timm as leaves for torch.fx (no-op without timm)."""
+    try:
+        from timm.layers import register_notrace_function
+    except ImportError:  # timm is optional for the OpenMMLab side
+        return
+    for fn in functions:
+        register_notrace_function(fn)
