@@ -121,16 +121,29 @@ def _nearest_center_in_one_chunk(points, centers, center_valid, regions):
 
 
 @contextlib.contextmanager
-def _one_similarity_chunk():
-    """FEC's ClusterPool takes its argmax over chunks of points: one chunk while exporting (the
-    graph holds the whole similarity matrix, as onnxruntime would allocate it anyway)."""
-    from mmcoc.models.layers import cluster_pooling
-    saved = cluster_pooling._nearest_center
+def _decomposed_ops():
+    """Trace the clustering ops through their arithmetic while exporting to ONNX.
+
+    Under ``torch.export`` the layers enter the graph as opaque custom ops
+    (``torch.ops.mmcoc.*``, run eagerly by an exported program), which ONNX has no operator
+    for: here they see no export and are traced like eager code (the aggregation's plain path,
+    as in inference). FEC's ClusterPool takes its argmax over chunks of points whose size
+    depends on the batch (a Python loop that would fix the batch of the export): one chunk
+    while exporting (the graph holds the whole similarity matrix, as onnxruntime would
+    allocate it anyway)."""
+    from mmcoc.models.layers import cluster_pooling, clustering, equal_clustering
+    modules = [m for m in (clustering, cluster_pooling, equal_clustering)
+               if hasattr(m, 'is_exporting')]
+    saved = [m.is_exporting for m in modules], cluster_pooling._nearest_center
+    for m in modules:
+        m.is_exporting = lambda: False
     cluster_pooling._nearest_center = _nearest_center_in_one_chunk
     try:
         yield
     finally:
-        cluster_pooling._nearest_center = saved
+        for m, fn in zip(modules, saved[0]):
+            m.is_exporting = fn
+        cluster_pooling._nearest_center = saved[1]
 
 
 def export(module: nn.Module, example: torch.Tensor, path: str,
@@ -143,7 +156,7 @@ def export(module: nn.Module, example: torch.Tensor, path: str,
     if dynamic_hw:
         dims.update({2: Dim('height', min=32, max=4096), 3: Dim('width', min=32, max=4096)})
     start = time.perf_counter()
-    with torch.no_grad(), _one_similarity_chunk():
+    with torch.no_grad(), _decomposed_ops():
         try:
             # strict dims: an export that would specialise a dynamic size stops, rather than
             # (as the exporter's fallback does) quietly keeping the traced size

@@ -7,7 +7,8 @@ mmpretrain's PoolFormer-S12 and torchvision's ResNet-50, each model in a process
 Throughput: ``batch / time`` of the fastest of ``--reps`` batches after ``--warmup`` ones
 (``torch.inference_mode``, eval mode, random weights; AMP: ``torch.autocast`` float16 on a GPU,
 bfloat16 on the CPU). The paper (Context Clusters, ICLR'23, on an A100) reports CoC tiny 518,
-small 513, medium 325 img/s. ``--dry-run``: batch 1 at 32 px, one rep, in one process (checks the script).
+small 513, medium 325 img/s. ``--dry-run``: batch 1 at 32 px, one rep, in one
+process (checks the script).
 """
 import argparse
 import multiprocessing as mp
