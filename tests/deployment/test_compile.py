@@ -8,7 +8,7 @@ from mmcoc.deployment.compile import compile_support, count_compiles, explain
 from .tiny_models import tiny_backbone
 
 # FEC's ClusterPool and the 'count' normaliser of the clustering op call torch.bincount, whose
-# output size depends on the data: dynamo breaks the graph at every call (35 graphs, 34 breaks
+# output size depends on the data: dynamo breaks the graph at every call (34 graphs, 33 breaks
 # for the tiny FEC). docs/deploy.md gives the one-line change (index_add_ into zeros of
 # minlength) that removes them; it belongs to mmcoc/models/layers.
 # (run=False: the xfailing cases take a minute; set run=True once the change is applied)
