@@ -20,6 +20,7 @@ PC_DATA := data/synthetic_scanobjectnn
 .PHONY: setup browser demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data \
 	demo-backbone test \
 	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo \
+	benchmark-compile benchmark-onnx gpu-check \
 	demo-deepcluster demo-pointcloud demo-pointcloud-data
 
 setup:
@@ -98,6 +99,18 @@ benchmark-segmentor: setup
 
 benchmark-classifier: setup
 	$(PYTHON) tools/analysis_tools/benchmark_classifier.py
+
+# torch.compile vs eager: compile time and step time (CoC-small, FEC-small, SecViT-T)
+benchmark-compile: setup
+	$(PYTHON) tools/analysis_tools/benchmark_compile.py
+
+# ONNX export of the full variants: onnxruntime vs PyTorch difference and CPU latency
+benchmark-onnx: setup
+	$(PYTHON) tools/analysis_tools/benchmark_onnx.py
+
+# on a GPU machine: the CUDA tests and the throughput table (docs/deploy.md)
+gpu-check: setup
+	bash tools/analysis_tools/gpu_check.sh
 
 # recount parameters and FLOPs of every config into the metafiles
 model-zoo: setup

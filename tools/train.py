@@ -1,6 +1,6 @@
 """Train a detector, segmentor or classifier from an mmcoc (or any OpenMMLab) config.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--compile]
         [--auto-scale-lr] [--trust-checkpoint] [--cfg-options k=v ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
@@ -23,6 +23,10 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: float16 AMP on a GPU, bfloat16 autocast on CPU')
+    parser.add_argument('--compile', nargs='?', const='inductor', metavar='BACKEND',
+                        help="torch.compile the train step (mmengine's compile config key; "
+                        "default backend inductor, e.g. --compile aot_eager without a C++ "
+                        'compiler)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual total batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
@@ -41,11 +45,23 @@ def parse_args():
     return args
 
 
+def _cuda():
+    import torch
+    return torch.cuda.is_available()
+
+
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         use_amp(cfg)
+    if args.compile:
+        from mmcoc.deployment.compile import compile_support
+        device = 'cuda' if cfg.get('device', None) != 'cpu' and _cuda() else 'cpu'
+        problem = compile_support(device, args.compile)
+        if problem:
+            raise SystemExit(f'--compile is not supported here: {problem}')
+        cfg.compile = dict(backend=args.compile) if args.compile != 'inductor' else True
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')

@@ -9,19 +9,21 @@ memory is the worker's resident-set high-water mark above what it held before th
     python tools/benchmark_backbone.py                # the full table (about 10 min on 2 cores)
     python tools/benchmark_backbone.py --quick        # a small smoke run
     python tools/benchmark_backbone.py --cases 'fec_small *' 'resnet50 *'   # chosen rows only
+    python tools/benchmark_backbone.py --device cuda  # on a GPU (peak: the GPU allocator's)
 """
 import argparse
 import contextlib
 import fnmatch
 import os
-import platform
 import tempfile
 from unittest import mock
 
 import torch
 
 from mmcoc.testing import naive_context_cluster
-from mmcoc.utils.measure import isolate, time_and_peak
+from mmcoc.utils.measure import isolate
+
+from _device import add_device_argument, describe, measure, sync
 
 DETECTION_SIZE = (1, 3, 768, 1152)
 
@@ -82,17 +84,17 @@ def cases(quick: bool):
     ]
 
 
-def make_inputs(case):
+def make_inputs(case, device='cpu'):
     """(callable running one fwd+bwd and returning the tensors to compare, the inputs)."""
     torch.manual_seed(0)
     if case['kind'] == 'op':
         from mmcoc.models.layers import clustering as cluster_module
         inputs = []
         for st in case['stages']:
-            feats = torch.randn(st['shape'], requires_grad=True)
-            values = torch.randn(st['shape'], requires_grad=True)
-            alpha = torch.ones(1, requires_grad=True)
-            beta = torch.zeros(1, requires_grad=True)
+            feats = torch.randn(st['shape'], device=device, requires_grad=True)
+            values = torch.randn(st['shape'], device=device, requires_grad=True)
+            alpha = torch.ones(1, device=device, requires_grad=True)
+            beta = torch.zeros(1, device=device, requires_grad=True)
             inputs.append((st, [feats, values, alpha, beta]))
 
         def step(keep=False):
@@ -105,7 +107,8 @@ def make_inputs(case):
                     *tensors, st['heads'], st['proposals'], st['folds'])
                 out.backward(torch.ones_like(out))
                 if keep:
-                    outs += [out.detach()] + [t.grad for t in tensors]
+                    outs += [out.detach().cpu()] + [t.grad.cpu() for t in tensors]
+            sync(device)
             return outs
         return step
 
@@ -119,7 +122,8 @@ def make_inputs(case):
         from mmcoc.models import ContextCluster
         model = ContextCluster(case['arch'], proposals=case['proposals'], folds=[8, 4, 2, 1],
                                out_indices=(0, 1, 2, 3))
-    x = torch.randn(case['shape'], requires_grad=True)
+    model = model.to(device)
+    x = torch.randn(case['shape'], requires_grad=True, device=device)
 
     def step(keep=False):
         x.grad = None
@@ -127,24 +131,25 @@ def make_inputs(case):
         outs = model(x)
         outs = outs if isinstance(outs, (tuple, list)) else (outs,)
         sum(o.square().mean() for o in outs).backward()
-        return [o.detach() for o in outs] + [x.grad] if keep else []
+        sync(device)
+        return [o.detach().cpu() for o in outs] + [x.grad.cpu()] if keep else []
     return step
 
 
-def worker(queue, case, impl, reps, out_path):
-    step = make_inputs(case)
+def worker(queue, case, impl, reps, out_path, device='cpu'):
+    step = make_inputs(case, device)
     # The mixer looks the op up in its module at call time, so patching it swaps the formulation.
     patch = mock.patch('mmcoc.models.layers.clustering.context_cluster',
                        naive_context_cluster) if impl == 'naive' else contextlib.nullcontext()
     with patch:
-        result = time_and_peak(step, reps)
+        result = measure(step, reps, device)
         if out_path:  # one more run, after the peak was read, keeps what is compared
             torch.save(step(keep=True), out_path)
     queue.put(result)
 
 
-def run(case, impl, reps, out_path=None):
-    return isolate(worker, case, impl, reps, out_path)
+def run(case, impl, reps, out_path=None, device='cpu'):
+    return isolate(worker, case, impl, reps, out_path, device)
 
 
 def main():
@@ -154,6 +159,7 @@ def main():
     parser.add_argument('--cases', nargs='+', metavar='PATTERN',
                         help="run only the rows whose name matches a shell-style pattern, "
                         "e.g. 'coc_small *' 'resnet50 *' (default: all rows)")
+    add_device_argument(parser)
     args = parser.parse_args()
     op_cases, backbone_cases = cases(args.quick)
     if args.cases:
@@ -163,8 +169,7 @@ def main():
         if not op_cases + backbone_cases:
             parser.error(f'no row matches {args.cases}; the rows are: ' + ', '.join(
                 repr(c['name']) for c in sum(cases(args.quick), [])))
-    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'{platform.processor() or platform.machine()}, CPU, fp32, fastest of {args.reps} '
+    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, fastest of {args.reps} '
           'fwd+bwd after a warm-up\n', flush=True)
     rows = ['| case | naive fwd+bwd (s) | fast fwd+bwd (s) | speed-up | naive peak (MiB) | '
             'fast peak (MiB) | memory saved | max abs diff (out, grads) |',
@@ -172,7 +177,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for case in op_cases:
             paths = {impl: os.path.join(tmp, f'{impl}.pt') for impl in ('naive', 'fast')}
-            res = {impl: run(case, impl, args.reps, paths[impl]) for impl in ('naive', 'fast')}
+            res = {impl: run(case, impl, args.reps, paths[impl], args.device)
+                   for impl in ('naive', 'fast')}
             naive, fast = (torch.load(paths[i]) for i in ('naive', 'fast'))
             # outputs and the gradients of feats and values (alpha/beta grads are sums over
             # all points: their float32 rounding grows with the map and is left out here)
@@ -189,7 +195,7 @@ def main():
 
     print('\n| backbone (fast op), dense outputs | fwd+bwd (s) | peak (MiB) |\n|---|---|---|')
     for case in backbone_cases:
-        res = run(case, 'fast', args.reps)
+        res = run(case, 'fast', args.reps, device=args.device)
         print(f"| {case['name']} | {res['time']:.3f} | {res['peak']:.0f} |", flush=True)
 
 

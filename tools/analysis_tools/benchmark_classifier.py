@@ -7,13 +7,16 @@ Batches of 224x224 images through each model (``timm.create_model``, random weig
 with parameters and FLOPs per image (``mmengine.analysis``).
 
     python tools/benchmark_classifier.py [--batch 32] [--reps 3] [--size 224] [--models NAME ...]
+        [--device cpu|cuda]
+
+On a GPU the peak column is the GPU's allocated-memory high-water mark.
 """
 import argparse
-import platform
-
 import torch
 
-from mmcoc.utils.measure import count_flops, isolate, time_and_peak
+from mmcoc.utils.measure import count_flops, isolate
+
+from _device import add_device_argument, describe, measure, sync
 
 MODELS = {
     'CoC-tiny': 'coc_tiny',
@@ -27,19 +30,20 @@ MODELS = {
 }
 
 
-def worker(queue, name, batch, size, reps):
+def worker(queue, name, batch, size, reps, device='cpu'):
     import timm
 
     import mmcoc  # noqa: F401  (registers coc_*, secvit_*)
     torch.manual_seed(0)
-    model = timm.create_model(MODELS[name]).eval()
-    images = torch.randn(batch, 3, size, size)
+    model = timm.create_model(MODELS[name]).eval().to(device)
+    images = torch.randn(batch, 3, size, size, device=device)
 
     def step():
         with torch.inference_mode():
             model(images)
+        sync(device)
 
-    result = time_and_peak(step, reps)
+    result = measure(step, reps, device)
     flops = count_flops(model, (images[:1], ))
     params = sum(p.numel() for p in model.parameters())
     queue.put(dict(result, params=params, flops=flops))
@@ -52,14 +56,14 @@ def main():
     parser.add_argument('--size', type=int, default=224, help='image side (px)')
     parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS),
                         metavar='NAME', help='rows to run (default: all): ' + ', '.join(MODELS))
+    add_device_argument(parser)
     args = parser.parse_args()
-    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'{platform.machine()}, CPU, fp32, batches of {args.batch} x {args.size}x{args.size}, '
+    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, batches of {args.batch} x {args.size}x{args.size}, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| model | params (M) | GFLOPs/image | batch time (s) | images/s | peak (MiB) |\n'
           '|---|---|---|---|---|---|')
     for name in args.models:
-        res = isolate(worker, name, args.batch, args.size, args.reps)
+        res = isolate(worker, name, args.batch, args.size, args.reps, args.device)
         print(f"| {name} | {res['params'] / 1e6:.1f} | {res['flops'] / 1e9:.2f} | "
               f"{res['time']:.3f} | {args.batch / res['time']:.1f} | {res['peak']:.0f} |",
               flush=True)

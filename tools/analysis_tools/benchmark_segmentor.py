@@ -6,16 +6,19 @@ of its own. Prints a markdown table with parameters and FLOPs (``mmengine.analys
 time and peak memory.
 
     python tools/benchmark_segmentor.py [--reps 5] [--size 512] [--models NAME ...]
+        [--device cpu|cuda]
+
+On a GPU the peak column is the GPU's allocated-memory high-water mark.
 """
 import argparse
-import platform
-
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.hub import get_config
 
-from mmcoc.utils.measure import count_flops, isolate, time_and_peak
+from mmcoc.utils.measure import count_flops, isolate
+
+from _device import add_device_argument, describe, measure, sync
 
 SEGMENTORS = {
     'CoC-small (4 centers) Semantic FPN': 'configs/context_cluster/coc_small_fpn_ade20k.py',
@@ -26,17 +29,17 @@ SEGMENTORS = {
 }
 
 
-def worker(queue, name, config, size, reps):
+def worker(queue, name, config, size, reps, device='cpu'):
     import mmcoc  # noqa: F401
     from mmseg.apis import inference_model, init_model
 
     from mmcoc.datasets import render_scene
     cfg = get_config(config) if '::' in config else Config.fromfile(config)
     torch.manual_seed(0)
-    model = init_model(cfg, checkpoint=None, device='cpu')  # random init, no download
+    model = init_model(cfg, checkpoint=None, device=device)  # random init, no download
     image = render_scene(np.random.default_rng(0), size, size).image[..., ::-1].copy()  # BGR
-    result = time_and_peak(lambda: inference_model(model, image), reps)
-    flops = count_flops(model, (torch.zeros(1, 3, size, size), ))
+    result = measure(lambda: (inference_model(model, image), sync(device)), reps, device)
+    flops = count_flops(model, (torch.zeros(1, 3, size, size, device=device), ))
     params = sum(p.numel() for p in model.parameters())
     queue.put(dict(result, params=params, flops=flops))
 
@@ -47,14 +50,14 @@ def main():
     parser.add_argument('--size', type=int, default=512, help='image side (px)')
     parser.add_argument('--models', nargs='+', choices=list(SEGMENTORS),
                         default=list(SEGMENTORS), metavar='NAME', help='rows to run (default: all): ' + ', '.join(SEGMENTORS))
+    add_device_argument(parser)
     args = parser.parse_args()
-    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'{platform.machine()}, CPU, fp32, one {args.size}x{args.size} image, '
+    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, one {args.size}x{args.size} image, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| segmentor | params (M) | GFLOPs | inference (s/image) | peak (MiB) |\n'
           '|---|---|---|---|---|')
     for name in args.models:
-        res = isolate(worker, name, SEGMENTORS[name], args.size, args.reps)
+        res = isolate(worker, name, SEGMENTORS[name], args.size, args.reps, args.device)
         print(f"| {name} | {res['params'] / 1e6:.1f} | {res['flops'] / 1e9:.1f} | "
               f"{res['time']:.3f} | {res['peak']:.0f} |", flush=True)
 

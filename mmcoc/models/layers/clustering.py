@@ -198,7 +198,7 @@ def _(feats, values, alpha, beta, heads, proposals, folds, normalizer, weighting
 def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:
     """``torch.bincount(flat, weights, minlength=size)``; while exporting, a float32
     ``index_add`` (the same integer counts) whose output size does not depend on the data."""
-    if not is_exporting():
+    if not (is_exporting() or torch.compiler.is_compiling()):
         return torch.bincount(flat, weights=weights, minlength=size)
     ones = torch.ones_like(flat, dtype=torch.float32) if weights is None else weights.float()
     return ones.new_zeros(size).index_add(0, flat, ones)

@@ -1,0 +1,254 @@
+"""ONNX export of mmcoc models through standard ONNX operators, checked against PyTorch.
+
+``torch.onnx.export(..., dynamo=True)`` (``torch.export`` then onnxscript) translates every
+operator of the clustering layers into a standard one (ArgMax, GatherElements, ScatterND,
+AveragePool, ...) except two, which get translations of their own here
+(:data:`TRANSLATIONS`), so no custom operator is needed at inference:
+
+* ``aten.sort.stable`` (SecViT's ranking of the tokens): ``TopK`` over the whole axis, which
+  the ONNX specification makes stable (of equal values the lower index comes first);
+* ``aten.bincount`` (FEC's cluster sizes): ``ScatterElements(reduction='add')`` into zeros of
+  ``max(max(x) + 1, minlength)``, bincount's exact definition.
+
+Inputs are the tensors the model's data preprocessor outputs (normalised, RGB or BGR as the
+config says, ``[B, 3, H, W]`` float32). The batch is always dynamic. Height and width are
+dynamic with ``dynamic_hw=True``; the clustering layers choose at trace time whether a map
+needs padding to divide into its regions, so until they take the padded path whenever they are
+traced (see docs/deploy.md), a dynamic-H/W export stops with a message and the default export
+keeps the traced height and width (any batch).
+"""
+import contextlib
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUTPUTS = ('backbone', 'logits', 'labels')
+
+
+def _translations() -> Dict:
+    from onnxscript import opset18 as op
+
+    def sort_stable(self, stable=None, dim=-1, descending=False):
+        k = op.Gather(op.Shape(self), op.Constant(value_ints=[dim]), axis=0)
+        return op.TopK(self, k, axis=dim, largest=1 if descending else 0, sorted=1)
+
+    def bincount(self, weights=None, minlength=0):
+        if isinstance(minlength, int):
+            minimum = op.Constant(value_ints=[minlength])
+        else:  # a symbolic size (it depends on the batch)
+            minimum = op.Reshape(op.Cast(minlength, to=7), op.Constant(value_ints=[1]))
+        size = op.Max(op.Add(op.ReduceMax(self, keepdims=1), op.Constant(value_ints=[1])),
+                      minimum)
+        if weights is None:
+            zeros = op.Expand(op.Constant(value_int=0), size)
+            weights = op.Expand(op.Constant(value_int=1), op.Shape(self))
+        else:
+            zeros = op.Expand(op.CastLike(op.Constant(value_float=0.0), weights), size)
+        return op.ScatterElements(zeros, self, weights, axis=0, reduction='add')
+
+    return {torch.ops.aten.sort.stable: sort_stable,
+            torch.ops.aten.bincount.default: bincount}
+
+
+class BackboneOutputs(nn.Module):
+    """A backbone whose forward returns its (four) maps as a tuple."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x):
+        return tuple(self.backbone(x))
+
+
+class ClassifierLogits(nn.Module):
+    """An mmpretrain ``ImageClassifier``: preprocessed images -> class logits ``[B, classes]``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+class SegmentorOutputs(nn.Module):
+    """An mmseg encoder-decoder (whole-image inference): preprocessed images -> logits resized
+    to the input ``[B, classes, H, W]``, or the label map ``[B, H, W]`` (int64)."""
+
+    def __init__(self, model: nn.Module, labels: bool = False):
+        super().__init__()
+        self.model, self.labels = model, labels
+
+    def forward(self, x):
+        logits = self.model.decode_head(self.model.extract_feat(x))
+        logits = F.interpolate(logits, size=x.shape[2:], mode='bilinear',
+                               align_corners=self.model.decode_head.align_corners)
+        return logits.argmax(dim=1) if self.labels else logits
+
+
+def wrap(model: nn.Module, task: str, output: str) -> nn.Module:
+    """The module to export: ``output`` of ``OUTPUTS`` for a model of ``task`` (``classification``,
+    ``segmentation``, ``detection``: from :func:`mmcoc.apis.load_model`)."""
+    if output not in OUTPUTS:
+        raise ValueError(f'output must be one of {OUTPUTS}, got {output!r}')
+    if task == 'detection' and output != 'backbone':
+        raise ValueError('Mask R-CNN (and any mmdet detector) export is out of scope: '
+                         'export its backbone (--output backbone) and run the heads in PyTorch')
+    if output == 'backbone':
+        # the maps of the config's out_indices (the Semantic FPN and Mask R-CNN configs: 4)
+        return BackboneOutputs(model.backbone).eval()
+    if task == 'classification':
+        if output == 'labels':
+            raise ValueError("a classifier exports its logits (output='logits')")
+        return ClassifierLogits(model).eval()
+    return SegmentorOutputs(model, labels=output == 'labels').eval()
+
+
+def _nearest_center_in_one_chunk(points, centers, center_valid, regions):
+    """``cluster_pooling._nearest_center`` without its chunks (same result): the chunk size
+    depends on the batch, and a Python loop over chunks would fix the batch of the export."""
+    G, N, _ = points.shape
+    M = centers.shape[2]
+    cos = torch.bmm(points, centers)  # [G, N, M]
+    if center_valid is not None:
+        cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], -2.0)
+    return cos.reshape(G, N, M).argmax(dim=2)
+
+
+@contextlib.contextmanager
+def _decomposed_ops():
+    """Trace the clustering ops through their arithmetic while exporting to ONNX.
+
+    Under ``torch.export`` the layers enter the graph as opaque custom ops
+    (``torch.ops.mmcoc.*``, run eagerly by an exported program), which ONNX has no operator
+    for: here they see no export and are traced like eager code (the aggregation's plain path,
+    as in inference). FEC's ClusterPool takes its argmax over chunks of points whose size
+    depends on the batch (a Python loop that would fix the batch of the export): one chunk
+    while exporting (the graph holds the whole similarity matrix, as onnxruntime would
+    allocate it anyway)."""
+    from mmcoc.models.layers import cluster_pooling, clustering, equal_clustering
+    modules = [m for m in (clustering, cluster_pooling, equal_clustering)
+               if hasattr(m, 'is_exporting')]
+    saved = [m.is_exporting for m in modules], cluster_pooling._nearest_center
+    for m in modules:
+        m.is_exporting = lambda: False
+    cluster_pooling._nearest_center = _nearest_center_in_one_chunk
+    try:
+        yield
+    finally:
+        for m, fn in zip(modules, saved[0]):
+            m.is_exporting = fn
+        cluster_pooling._nearest_center = saved[1]
+
+
+def export(module: nn.Module, example: torch.Tensor, path: str,
+           dynamic_hw: bool = False, opset: int = 18) -> float:
+    """Export ``module`` at ``example`` to ``path`` (dynamic batch; H/W with ``dynamic_hw``),
+    check it with ``onnx.checker``; returns the export time (s)."""
+    import onnx
+    from torch.export import Dim
+    dims = {0: Dim('batch', min=1, max=1024)}
+    if dynamic_hw:
+        dims.update({2: Dim('height', min=32, max=4096), 3: Dim('width', min=32, max=4096)})
+    start = time.perf_counter()
+    with torch.no_grad(), _decomposed_ops():
+        try:
+            # strict dims: an export that would specialise a dynamic size stops, rather than
+            # (as the exporter's fallback does) quietly keeping the traced size
+            program = torch.export.export(module, (example, ), dynamic_shapes={'x': dims},
+                                          strict=False)
+        except Exception as error:  # torch's UserError names each guard; say what it means
+            if not dynamic_hw:
+                raise
+            raise RuntimeError(
+                'this model cannot be exported with a dynamic height and width yet: its '
+                'clustering layers branch on whether a map divides into its regions (see '
+                "docs/deploy.md, 'Dynamic height and width'); export without --dynamic-hw "
+                f'(any batch, the traced size). torch.export said: {str(error)[:400]}') from error
+        torch.onnx.export(program, (example, ), path, input_names=['input'], opset_version=opset,
+                          custom_translation_table=_translations(), dynamo=True,
+                          external_data=False, verbose=False)
+    onnx.checker.check_model(path, full_check=True)
+    return time.perf_counter() - start
+
+
+def operators(path: str) -> List[str]:
+    """The ONNX operator types of the exported graph (all of the standard ``ai.onnx`` domain
+    when :func:`custom_domains` is empty)."""
+    import onnx
+    return sorted({n.op_type for n in onnx.load(path).graph.node})
+
+
+def custom_domains(path: str) -> List[str]:
+    """Operator domains other than the standard one (should be empty)."""
+    import onnx
+    model = onnx.load(path)
+    domains = {n.domain for n in model.graph.node} | {f.domain for f in model.functions}
+    return sorted(d for d in domains if d not in ('', 'ai.onnx'))
+
+
+def session(path: str, threads: Optional[int] = None):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+
+def _as_tuple(out) -> Tuple[torch.Tensor, ...]:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out, )
+
+
+def compare(module: nn.Module, path: str, shapes: Sequence[Tuple[int, int, int, int]],
+            seed: int = 0) -> List[Dict]:
+    """Run the export with onnxruntime (CPU) and ``module`` with PyTorch on random inputs of
+    each shape; per shape the max abs difference over all outputs (labels: the fraction of
+    pixels whose label differs)."""
+    sess = session(path)
+    name = sess.get_inputs()[0].name
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for shape in shapes:
+        x = torch.randn(shape, generator=generator)
+        with torch.no_grad():
+            ref = _as_tuple(module(x))
+        got = sess.run(None, {name: x.numpy()})
+        if len(got) != len(ref):
+            raise AssertionError(f'{len(got)} ONNX outputs, {len(ref)} PyTorch ones')
+        diff, mismatch = 0.0, 0.0
+        for a, r in zip(got, ref):
+            r = r.numpy()
+            if a.shape != r.shape:
+                raise AssertionError(f'ONNX output {a.shape} != PyTorch {r.shape} at {shape}')
+            if np.issubdtype(r.dtype, np.integer):
+                mismatch = max(mismatch, float((a != r).mean()))
+            else:
+                diff = max(diff, float(np.abs(a - r).max()))
+        rows.append(dict(shape=tuple(shape), max_abs_diff=diff, label_mismatch=mismatch))
+    return rows
+
+
+def latency(module: nn.Module, path: str, shape, reps: int = 5) -> Dict[str, float]:
+    """Fastest of ``reps`` runs after a warm-up: onnxruntime CPU vs PyTorch eager CPU (s)."""
+    sess = session(path, threads=torch.get_num_threads())
+    name = sess.get_inputs()[0].name
+    x = torch.randn(shape)
+    feed = {name: x.numpy()}
+
+    def best(fn):
+        fn()
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.inference_mode():
+        torch_s = best(lambda: module(x))
+    return dict(torch=torch_s, onnxruntime=best(lambda: sess.run(None, feed)))

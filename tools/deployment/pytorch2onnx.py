@@ -1,0 +1,107 @@
+"""Export an mmcoc classifier, segmentor or backbone to ONNX and check it against PyTorch.
+
+    python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT OUT.onnx
+        [--output {logits,labels,backbone}] [--shape H W] [--dynamic-hw]
+        [--verify [H W ...]] [--latency]
+
+CONFIG: an mmpretrain classifier config (output ``logits``), an mmseg Semantic FPN config
+(``logits`` resized to the input, or the ``labels`` map) or any of them with ``--output
+backbone`` (the backbone's maps, four for the dense configs; a Mask R-CNN config only this way:
+detector export is out of scope). CHECKPOINT: a whole-model or backbone-only checkpoint, or
+``random`` for random weights. The ONNX input is the data preprocessor's output (normalised,
+``[B, 3, H, W]`` float32), named ``input``; the batch is dynamic, the height and width too with
+``--dynamic-hw`` (see docs/deploy.md for what that needs today).
+
+The export uses standard ONNX operators only, is checked with ``onnx.checker`` and (with
+``--verify``, default on) run with onnxruntime on the CPU and compared with PyTorch: the max
+abs difference per input size, which must stay below ``--atol`` (1e-4).
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', help="checkpoint file, or 'random' for random weights")
+    parser.add_argument('out', help='the .onnx file to write')
+    parser.add_argument('--output', choices=['logits', 'labels', 'backbone'], default='logits',
+                        help='what the graph returns (default: logits)')
+    parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
+                        help='traced input size (default: 224x224 classifiers, 512x512 else)')
+    parser.add_argument('--dynamic-hw', action='store_true',
+                        help='dynamic height and width as well as batch')
+    parser.add_argument('--verify', nargs='*', type=int, metavar='B_H_W',
+                        help='batch/size triples to compare, e.g. 1 224 224 2 224 224 3 224 '
+                        '224 (default: batches 1, 2, 3 at the traced size; with --dynamic-hw '
+                        'three sizes, one not dividing into the folds)')
+    parser.add_argument('--no-verify', action='store_true', help='skip onnxruntime')
+    parser.add_argument('--atol', type=float, default=1e-4)
+    parser.add_argument('--latency', action='store_true',
+                        help='also time onnxruntime vs PyTorch (CPU, batch 1, traced size)')
+    parser.add_argument('--json', help='write the results here as JSON')
+    return parser.parse_args(argv)
+
+
+def verify_shapes(args, h, w):
+    if args.verify:
+        if len(args.verify) % 3:
+            raise SystemExit('--verify takes batch, height, width triples')
+        return [(b, 3, hh, ww) for b, hh, ww in zip(*[iter(args.verify)] * 3)]
+    if args.dynamic_hw:
+        return [(1, 3, h, w), (2, 3, h + 32, w + 64), (3, 3, h - 21, w + 37)]
+    return [(1, 3, h, w), (2, 3, h, w), (3, 3, h, w)]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmcoc.apis import load_model
+    from mmcoc.deployment import onnx as deploy
+    checkpoint = None if args.checkpoint == 'random' else args.checkpoint
+    torch.manual_seed(0)
+    loaded = load_model(args.config, checkpoint)
+    try:
+        module = deploy.wrap(loaded.model, loaded.task, args.output)
+    except ValueError as error:
+        raise SystemExit(f'{args.config}: {error}')
+    h, w = args.shape or ((224, 224) if loaded.task == 'classification' else (512, 512))
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    try:
+        seconds = deploy.export(module, torch.randn(2, 3, h, w), args.out, args.dynamic_hw)
+    except RuntimeError as error:
+        raise SystemExit(str(error))
+    result = dict(config=args.config, weights=loaded.weights, output=args.output,
+                  traced=[h, w], dynamic_hw=args.dynamic_hw, export_s=round(seconds, 1),
+                  operators=deploy.operators(args.out),
+                  custom_domains=deploy.custom_domains(args.out))
+    print(f'wrote {args.out} in {seconds:.1f} s ({loaded.weights}); onnx.checker passed; '
+          f'operators: {", ".join(result["operators"])}')
+    if result['custom_domains']:
+        raise SystemExit(f'non-standard operator domains: {result["custom_domains"]}')
+    failed = False
+    if not args.no_verify:
+        rows = deploy.compare(module, args.out, verify_shapes(args, h, w))
+        result['compare'] = rows
+        for row in rows:
+            bad = row['max_abs_diff'] >= args.atol or row['label_mismatch'] > 1e-3
+            failed |= bad
+            print(f"  {'x'.join(map(str, row['shape']))}: max abs diff "
+                  f"{row['max_abs_diff']:.2e}, labels differing {row['label_mismatch']:.2%}"
+                  f"{'  FAILED' if bad else ''}")
+    if args.latency:
+        result['latency'] = deploy.latency(module, args.out, (1, 3, h, w))
+        print(f"  latency 1x3x{h}x{w}: PyTorch {result['latency']['torch'] * 1e3:.1f} ms, "
+              f"onnxruntime {result['latency']['onnxruntime'] * 1e3:.1f} ms")
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=1)
+    if failed:
+        sys.exit(f'onnxruntime differs from PyTorch by {args.atol} or more')
+
+
+if __name__ == '__main__':
+    main()
