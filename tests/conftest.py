@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from mmcoc.datasets import write_ade, write_coco, write_imagenet
 
@@ -22,3 +23,12 @@ def tiny_imagenet(tmp_path_factory):
     """One-shape demo images of 64-80 px in ImageNet's folder layout, two per class in train."""
     return write_imagenet(tmp_path_factory.mktemp('tiny_imagenet'), dict(train=8, val=4),
                           size_range=(64, 80))
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """torch on one thread for a test module (``pytest.mark.usefixtures('one_thread')``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -27,13 +27,8 @@ SIZE = 64  # every model's last stage (stride 32) is 2x2 here
 NUM_CLASSES = 42
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    # small maps: one thread is fastest, and several oversubscribe a loaded CPU by far
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small maps: one thread is fastest, and several oversubscribe a loaded CPU by far
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def test_thirteen_models_are_registered():

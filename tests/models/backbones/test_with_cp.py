@@ -15,12 +15,8 @@ BACKBONES = {
 BLOCKS = {'ContextCluster': 14, 'FEC': 14, 'SecViT': 15}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# small maps: one thread is fastest, and several oversubscribe a loaded CPU by far
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture
