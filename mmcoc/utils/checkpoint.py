@@ -170,15 +170,26 @@ BACKBONE_ADVICE = (
     'tools/model_converters/official2mmcoc.py')
 
 
-def _strip(state_dict: Dict, prefix: str = 'module.') -> Dict:
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state_dict.items()}
+def unwrap_state_dict(checkpoint: Dict, keys=('state_dict', 'model')) -> Dict:
+    """The tensors of a checkpoint: under the first of ``keys`` that holds a dict, else the top
+    level; without DDP's ``module.`` prefix."""
+    if not isinstance(checkpoint, dict):
+        return {}
+    for key in keys:
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in checkpoint.items()}
 
 
-def bare_backbone_share(state_dict: Dict, backbone: nn.Module) -> float:
-    """The share of ``backbone``'s tensors found at the top level of ``state_dict``: close to
-    1 for a backbone's own state dict given where a whole model's is expected."""
+def is_bare_backbone(keys, backbone: nn.Module) -> bool:
+    """Whether the weights named ``keys`` are ``backbone``'s own state dict (no ``backbone.``
+    key, most of its tensors at the top level), given where a whole model's are expected."""
+    if not keys or any(k.startswith('backbone.') for k in keys):
+        return False
     own = backbone.state_dict()
-    return sum(k in state_dict for k in own) / max(len(own), 1)
+    return sum(k in keys for k in own) / max(len(own), 1) > 0.5
 
 
 def check_fit(source: str, checkpoint: Dict, model: nn.Module,
@@ -186,12 +197,11 @@ def check_fit(source: str, checkpoint: Dict, model: nn.Module,
     """Raise unless a whole-model ``checkpoint`` fits ``model``: a bare backbone state dict, a
     checkpoint covering less than ``min_coverage`` of the model's tensors (another
     architecture), or any shape mismatch stops, with the counts and the first mismatches."""
-    state_dict = _strip(weight_dicts(checkpoint)[0] if weight_dicts(checkpoint) else {})
+    state_dict = unwrap_state_dict(checkpoint, WEIGHT_KEYS)
     own = model.state_dict()
     matched = [k for k in own if k in state_dict]
     backbone = getattr(model, 'backbone', None)
-    if (isinstance(backbone, nn.Module) and not any(k.startswith('backbone.') for k in state_dict)
-            and bare_backbone_share(state_dict, backbone) > 0.5):
+    if isinstance(backbone, nn.Module) and is_bare_backbone(state_dict, backbone):
         raise ValueError(
             f'checkpoint {source!r} holds the weights of a backbone alone (no key starts with '
             "'backbone.'), where a whole model's are expected; "

@@ -19,7 +19,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 
 from mmcoc.registry import MODELS
-from mmcoc.utils.checkpoint import BACKBONE_ADVICE, bare_backbone_share
+from mmcoc.utils.checkpoint import BACKBONE_ADVICE, is_bare_backbone
 
 
 @MODELS.register_module()
@@ -45,8 +45,7 @@ class MemoryBoundedEncoderDecoder(EncoderDecoder):
         # (an official release to init_model) would otherwise leave every layer random with a
         # warning, then fail on the missing 'meta' inside mmseg.
         keys = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
-        if keys and not any(k.startswith('backbone.') for k in keys) and \
-                bare_backbone_share(keys, self.backbone) > 0.5:
+        if is_bare_backbone(keys, self.backbone):
             raise ValueError(
                 f'the checkpoint holds the weights of a {type(self.backbone).__name__} backbone '
                 "alone (no key starts with 'backbone.'), where a whole model's are expected; "

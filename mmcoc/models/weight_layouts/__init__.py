@@ -8,7 +8,7 @@ import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from . import context_cluster, secvit
-from .common import unwrap_state_dict
+from mmcoc.utils.checkpoint import unwrap_state_dict
 
 # auto: a whole detector/segmentor stays whole; classification weights become mmpretrain's.
 LAYOUTS = ('auto', 'mmpretrain', 'whole', 'timm', 'backbone')

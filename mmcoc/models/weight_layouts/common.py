@@ -1,18 +1,8 @@
-"""What every family's checkpoint layout shares: the tensors of a checkpoint, unwrapped, and
-the parts a family's ``split_checkpoint`` takes it apart into."""
+"""What every family's checkpoint layout shares: the parts a family's ``split_checkpoint``
+takes a checkpoint apart into (its tensors come from ``mmcoc.utils.unwrap_state_dict``)."""
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
-
-
-def unwrap_state_dict(checkpoint: Dict) -> Dict:
-    """The tensors of a checkpoint: under ``state_dict``/``model`` if wrapped, no ``module.``."""
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in checkpoint.items()}
 
 
 class CheckpointParts(NamedTuple):

@@ -6,7 +6,9 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .common import CheckpointParts, unwrap_state_dict
+from mmcoc.utils.checkpoint import unwrap_state_dict
+
+from .common import CheckpointParts
 
 # the classifier's final norm of the official releases is ``norm``; mmcoc's stage outputs are
 # ``norm{0,2,4,6}`` (``ContextCluster.norm_name``), the last one ``norm6``

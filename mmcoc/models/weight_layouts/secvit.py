@@ -6,7 +6,9 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .common import CheckpointParts, unwrap_state_dict
+from mmcoc.utils.checkpoint import unwrap_state_dict
+
+from .common import CheckpointParts
 
 _CLASSIFIER_PREFIXES = ('proj.', 'norm.', 'head.')
 _MMPRETRAIN_RENAMES = {'neck.proj.': 'proj.', 'neck.norm.': 'norm.', 'head.fc.': 'head.'}
