@@ -11,13 +11,12 @@ AveragePool, ...) except two, which get translations of their own here
   ``max(max(x) + 1, minlength)``, bincount's exact definition.
 
 Inputs are the tensors the model's data preprocessor outputs (normalised, RGB or BGR as the
-config says, ``[B, 3, H, W]`` float32). The batch is always dynamic. Height and width are
-dynamic with ``dynamic_hw=True``; the clustering layers choose at trace time whether a map
-needs padding to divide into its regions, so until they take the padded path whenever they are
-traced (see docs/deploy.md), a dynamic-H/W export stops with a message and the default export
-keeps the traced height and width (any batch).
+config says, ``[B, 3, H, W]`` float32). Batch, height and width are dynamic (height and width
+from :data:`MIN_SIDE` to :data:`MAX_SIDE`; ``dynamic_hw=False`` keeps the traced ones): while
+traced, the clustering layers take their padded path whatever the size, which equals the
+unpadded one on a map that divides into its regions, so one graph serves every size.
 """
-import contextlib
+import copy
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -27,6 +26,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 OUTPUTS = ('backbone', 'logits', 'labels')
+# Sides of a dynamic-size export: at 64 every stage of a stride-32 backbone holds a 2x2 map
+# (a side of 1 would be specialised by torch.export); 4096 bounds nothing in the graph.
+MIN_SIDE, MAX_SIDE = 64, 4096
 
 
 def _translations() -> Dict:
@@ -91,6 +93,40 @@ class SegmentorOutputs(nn.Module):
         return logits.argmax(dim=1) if self.labels else logits
 
 
+class SymbolicUpsample(nn.Module):
+    """mmseg's ``Upsample`` (a scale factor, no fixed size) with its output size kept as an
+    expression of the input's: mmseg computes it with ``int()``, which an export evaluates at
+    the traced size and then keeps, so every other size would be resized to the traced one."""
+
+    def __init__(self, upsample: nn.Module):
+        super().__init__()
+        self.scale_factor = upsample.scale_factor
+        self.mode, self.align_corners = upsample.mode, upsample.align_corners
+
+    def forward(self, x):
+        scale = self.scale_factor
+        if float(scale).is_integer():
+            size = [t * int(scale) for t in x.shape[-2:]]
+        else:
+            size = [torch.sym_int(t * scale) for t in x.shape[-2:]]
+        return F.interpolate(x, size, None, self.mode, self.align_corners)
+
+
+def _with_symbolic_upsampling(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose mmseg ``Upsample`` modules (scale factor only) are
+    :class:`SymbolicUpsample` (the model passed in is left as it is)."""
+    from mmseg.models.utils import Upsample
+    if not any(isinstance(m, Upsample) for m in model.modules()):
+        return model
+    model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, Upsample) and not child.size and not isinstance(
+                    child.scale_factor, tuple):
+                setattr(parent, name, SymbolicUpsample(child))
+    return model
+
+
 def wrap(model: nn.Module, task: str, output: str) -> nn.Module:
     """The module to export: ``output`` of ``OUTPUTS`` for a model of ``task`` (``classification``,
     ``segmentation``, ``detection``: from :func:`mmcoc.apis.load_model`)."""
@@ -106,70 +142,29 @@ def wrap(model: nn.Module, task: str, output: str) -> nn.Module:
         if output == 'labels':
             raise ValueError("a classifier exports its logits (output='logits')")
         return ClassifierLogits(model).eval()
-    return SegmentorOutputs(model, labels=output == 'labels').eval()
-
-
-def _nearest_center_in_one_chunk(points, centers, center_valid, regions):
-    """``cluster_pooling._nearest_center`` without its chunks (same result): the chunk size
-    depends on the batch, and a Python loop over chunks would fix the batch of the export."""
-    G, N, _ = points.shape
-    M = centers.shape[2]
-    cos = torch.bmm(points, centers)  # [G, N, M]
-    if center_valid is not None:
-        cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], -2.0)
-    return cos.reshape(G, N, M).argmax(dim=2)
-
-
-@contextlib.contextmanager
-def _decomposed_ops():
-    """Trace the clustering ops through their arithmetic while exporting to ONNX.
-
-    Under ``torch.export`` the layers enter the graph as opaque custom ops
-    (``torch.ops.mmcoc.*``, run eagerly by an exported program), which ONNX has no operator
-    for: here they see no export and are traced like eager code (the aggregation's plain path,
-    as in inference). FEC's ClusterPool takes its argmax over chunks of points whose size
-    depends on the batch (a Python loop that would fix the batch of the export): one chunk
-    while exporting (the graph holds the whole similarity matrix, as onnxruntime would
-    allocate it anyway)."""
-    from mmcoc.models.layers import cluster_pooling, clustering, equal_clustering
-    modules = [m for m in (clustering, cluster_pooling, equal_clustering)
-               if hasattr(m, 'is_exporting')]
-    saved = [m.is_exporting for m in modules], cluster_pooling._nearest_center
-    for m in modules:
-        m.is_exporting = lambda: False
-    cluster_pooling._nearest_center = _nearest_center_in_one_chunk
-    try:
-        yield
-    finally:
-        for m, fn in zip(modules, saved[0]):
-            m.is_exporting = fn
-        cluster_pooling._nearest_center = saved[1]
+    return SegmentorOutputs(_with_symbolic_upsampling(model), labels=output == 'labels').eval()
 
 
 def export(module: nn.Module, example: torch.Tensor, path: str,
-           dynamic_hw: bool = False, opset: int = 18) -> float:
-    """Export ``module`` at ``example`` to ``path`` (dynamic batch; H/W with ``dynamic_hw``),
-    check it with ``onnx.checker``; returns the export time (s)."""
+           dynamic_hw: bool = True, opset: int = 18) -> float:
+    """Export ``module`` at ``example`` to ``path`` (dynamic batch, and height and width unless
+    ``dynamic_hw=False``), check it with ``onnx.checker``; returns the export time (s)."""
     import onnx
     from torch.export import Dim
-    dims = {0: Dim('batch', min=1, max=1024)}
+    from mmcoc.models.layers.tracing import decomposed_ops
+    if dynamic_hw and min(example.shape[2:]) < MIN_SIDE:
+        raise ValueError(f'trace a dynamic-size export at {MIN_SIDE}x{MIN_SIDE} or more, got '
+                         f'{tuple(example.shape[2:])}')
+    # DYNAMIC: an export that would fix a dynamic size stops (rather than quietly keeping the
+    # traced one); relations between sizes that hold over the whole range are allowed
+    dims = {0: Dim.DYNAMIC(min=1, max=1024)}
     if dynamic_hw:
-        dims.update({2: Dim('height', min=32, max=4096), 3: Dim('width', min=32, max=4096)})
+        side = Dim.DYNAMIC(min=MIN_SIDE, max=MAX_SIDE)
+        dims.update({2: side, 3: side})
     start = time.perf_counter()
-    with torch.no_grad(), _decomposed_ops():
-        try:
-            # strict dims: an export that would specialise a dynamic size stops, rather than
-            # (as the exporter's fallback does) quietly keeping the traced size
-            program = torch.export.export(module, (example, ), dynamic_shapes={'x': dims},
-                                          strict=False)
-        except Exception as error:  # torch's UserError names each guard; say what it means
-            if not dynamic_hw:
-                raise
-            raise RuntimeError(
-                'this model cannot be exported with a dynamic height and width yet: its '
-                'clustering layers branch on whether a map divides into its regions (see '
-                "docs/deploy.md, 'Dynamic height and width'); export without --dynamic-hw "
-                f'(any batch, the traced size). torch.export said: {str(error)[:400]}') from error
+    with torch.no_grad(), decomposed_ops():
+        program = torch.export.export(module, (example, ), dynamic_shapes={'x': dims},
+                                      strict=False)
         torch.onnx.export(program, (example, ), path, input_names=['input'], opset_version=opset,
                           custom_translation_table=_translations(), dynamo=True,
                           external_data=False, verbose=False)

@@ -7,12 +7,9 @@ from mmcoc.deployment.compile import compile_support, count_compiles, explain
 
 from .tiny_models import tiny_backbone
 
-# The clustering layers decide in Python whether a map divides into its regions (pads it or
-# not), so a symbolic height/width gets guards on its divisibility and each kind of size
-# compiles again.
-PADDED_BRANCH = pytest.mark.xfail(
-    reason='clustering layers branch on H % folds in Python: needs the always-pad-when-'
-    'compiling change in mmcoc/models/layers (docs/deploy.md)', strict=True, run=False)
+# The sizes of a zero-padded detection batch: dividing into the folds and not, landscape and
+# portrait. Not square first: torch's duck sizing would give H and W one symbol (a guard H == W).
+SIZES = [(2, 3, 96, 128), (2, 3, 64, 64), (2, 3, 75, 101), (2, 3, 88, 70)]
 
 
 @pytest.mark.parametrize('name', ['coc', 'secvit', 'fec'])
@@ -21,19 +18,32 @@ def test_one_graph_without_breaks(name):
     assert (result['graphs'], result['breaks']) == (1, 0), result['reasons']
 
 
-@pytest.mark.parametrize('name', ['coc', 'secvit'])
+@pytest.mark.parametrize('name', ['coc', 'secvit', 'fec'])
 def test_batch_size_change_does_not_recompile(name):
     # batch 1 is specialised by dynamo for every model (0/1 specialisation): 2, 3, 4 here
     shapes = [(b, 3, 64, 64) for b in (2, 3, 4)]
     assert count_compiles(tiny_backbone(name), shapes, mark_batch_dynamic=True) == 1
 
 
-@PADDED_BRANCH
-@pytest.mark.parametrize('name', ['coc'])
+@pytest.mark.parametrize('name', ['coc', 'secvit', 'fec'])
 def test_dynamic_height_width_do_not_recompile(name):
-    # the sizes of a zero-padded detection batch: divisible and not, landscape and portrait
-    shapes = [(2, 3, 64, 64), (2, 3, 96, 128), (2, 3, 75, 101), (2, 3, 88, 70)]
-    assert count_compiles(tiny_backbone(name), shapes, dynamic=True) == 1
+    assert count_compiles(tiny_backbone(name), SIZES, dynamic=True) == 1
+
+
+@pytest.mark.parametrize('name', ['coc', 'secvit', 'fec'])
+def test_compiled_graph_equals_eager(name):
+    # the traced graph takes the padded path at every size: it must equal eager's choice
+    model = tiny_backbone(name)
+    compiled = torch.compile(model, backend='eager', dynamic=True)
+    torch._dynamo.reset()
+    try:
+        for shape in SIZES[:3]:
+            x = torch.randn(shape)
+            with torch.no_grad():
+                for got, ref in zip(compiled(x), model(x)):
+                    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)
+    finally:
+        torch._dynamo.reset()
 
 
 def test_compile_support_names_what_is_missing(monkeypatch):

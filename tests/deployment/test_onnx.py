@@ -1,9 +1,16 @@
 """ONNX export of the three backbones (tiny variants) through standard operators, checked by
 onnx.checker and run by onnxruntime against PyTorch; the CLI's refusals."""
+import json
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from .tiny_models import tiny_backbone
+
+sys.path.insert(0, str(Path(__file__).parents[1] / 'tools'))
+from tool_runner import run  # noqa: E402
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
@@ -13,31 +20,56 @@ from mmcoc.deployment import onnx as deploy  # noqa: E402
 
 # 75x101: the 19x25 map of the first stage does not divide into its 2x2 regions (padded path)
 TRACED = (2, 3, 75, 101)
+# other batches and sizes than the traced one: one dividing into the folds at every stage
+SIZES = [(1, 3, 64, 64), (3, 3, 96, 128), (1, 3, 75, 101)]
 
 
 @pytest.mark.parametrize('name', ['coc', 'fec', 'secvit'])
-def test_backbone_exports_and_matches_pytorch(name, tmp_path):
+def test_backbone_exports_with_dynamic_size_and_matches_pytorch(name, tmp_path):
     module = deploy.BackboneOutputs(tiny_backbone(name)).eval()
     path = str(tmp_path / f'{name}.onnx')
     deploy.export(module, torch.randn(TRACED), path)  # runs onnx.checker
     assert deploy.custom_domains(path) == []
     ops = deploy.operators(path)
     assert 'ArgMax' in ops or 'TopK' in ops, ops  # the clustering ran through standard ops
-    rows = deploy.compare(module, path, [(1, 3, 75, 101), (3, 3, 75, 101)])
+    rows = deploy.compare(module, path, SIZES)
     assert all(row['max_abs_diff'] < 1e-4 for row in rows), rows
 
 
-@pytest.mark.xfail(reason='the clustering layers branch on H % folds in Python: a dynamic '
-                   'height/width needs the always-pad-when-exporting change in '
-                   'mmcoc/models/layers (docs/deploy.md)', strict=True, run=False)
-def test_dynamic_height_width_export(tmp_path):
+def test_segmentor_labels_through_the_cli(tmp_path):
+    report = tmp_path / 'report.json'
+    run([sys.executable, 'tools/deployment/pytorch2onnx.py',
+         str(Path(__file__).with_name('one_block_fpn.py')), 'random', str(tmp_path / 'fpn.onnx'), '--output', 'labels', '--shape', '75', '101',
+         '--json', str(report)])
+    result = json.loads(report.read_text())
+    shapes = [tuple(row['shape']) for row in result['compare']]
+    assert len(set(shapes)) == 3 and any(s[2] % 32 or s[3] % 32 for s in shapes), shapes
+    assert all(row['label_mismatch'] <= 1e-3 for row in result['compare']), result['compare']
+
+
+def test_static_size_export_keeps_the_traced_size(tmp_path):
     module = deploy.BackboneOutputs(tiny_backbone('coc')).eval()
     path = str(tmp_path / 'coc.onnx')
-    deploy.export(module, torch.randn(2, 3, 64, 64), path, dynamic_hw=True)
-    rows = deploy.compare(module, path, [(1, 3, 64, 64), (2, 3, 96, 128), (3, 3, 75, 101)])
-    assert all(row['max_abs_diff'] < 1e-4 for row in rows), rows
+    deploy.export(module, torch.randn(TRACED), path, dynamic_hw=False)
+    shape = deploy.session(path).get_inputs()[0].shape
+    assert shape[2:] == [75, 101] and not isinstance(shape[0], int), shape
+
+
+def test_dynamic_size_needs_a_big_enough_trace():
+    module = deploy.BackboneOutputs(tiny_backbone('coc')).eval()
+    with pytest.raises(ValueError, match='64x64 or more'):
+        deploy.export(module, torch.randn(1, 3, 32, 64), 'unused.onnx')
 
 
 def test_detector_export_is_out_of_scope():
     with pytest.raises(ValueError, match='out of scope'):
         deploy.wrap(torch.nn.Module(), 'detection', 'logits')
+
+
+@pytest.mark.parametrize('scale', [2, 1.5])
+def test_symbolic_upsample_equals_mmsegs(scale):
+    from mmseg.models.utils import Upsample
+    upsample = Upsample(scale_factor=scale, mode='bilinear', align_corners=False)
+    for shape in [(1, 2, 7, 9), (2, 2, 16, 5)]:
+        x = torch.randn(shape)
+        torch.testing.assert_close(deploy.SymbolicUpsample(upsample)(x), upsample(x))

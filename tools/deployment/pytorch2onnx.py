@@ -1,16 +1,16 @@
 """Export an mmcoc classifier, segmentor or backbone to ONNX and check it against PyTorch.
 
     python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT OUT.onnx
-        [--output {logits,labels,backbone}] [--shape H W] [--dynamic-hw]
-        [--verify [H W ...]] [--latency]
+        [--output {logits,labels,backbone}] [--shape H W] [--static-hw]
+        [--verify B H W ...] [--latency]
 
 CONFIG: an mmpretrain classifier config (output ``logits``), an mmseg Semantic FPN config
 (``logits`` resized to the input, or the ``labels`` map) or any of them with ``--output
 backbone`` (the backbone's maps, four for the dense configs; a Mask R-CNN config only this way:
 detector export is out of scope). CHECKPOINT: a whole-model or backbone-only checkpoint, or
 ``random`` for random weights. The ONNX input is the data preprocessor's output (normalised,
-``[B, 3, H, W]`` float32), named ``input``; the batch is dynamic, the height and width too with
-``--dynamic-hw`` (see docs/deploy.md for what that needs today).
+``[B, 3, H, W]`` float32), named ``input``; batch, height and width are dynamic (height and
+width from 64 to 4096; ``--static-hw`` keeps the traced ones).
 
 The export uses standard ONNX operators only, is checked with ``onnx.checker`` and (with
 ``--verify``, default on) run with onnxruntime on the CPU and compared with PyTorch: the max
@@ -33,12 +33,12 @@ def parse_args(argv=None):
                         help='what the graph returns (default: logits)')
     parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
                         help='traced input size (default: 224x224 classifiers, 512x512 else)')
-    parser.add_argument('--dynamic-hw', action='store_true',
-                        help='dynamic height and width as well as batch')
+    parser.add_argument('--static-hw', action='store_true',
+                        help='keep the traced height and width (the batch stays dynamic)')
     parser.add_argument('--verify', nargs='*', type=int, metavar='B_H_W',
                         help='batch/size triples to compare, e.g. 1 224 224 2 224 224 3 224 '
-                        '224 (default: batches 1, 2, 3 at the traced size; with --dynamic-hw '
-                        'three sizes, one not dividing into the folds)')
+                        '224 (default: batches 1, 2, 3 at three sizes, one of them not '
+                        'dividing into the folds; with --static-hw at the traced size)')
     parser.add_argument('--no-verify', action='store_true', help='skip onnxruntime')
     parser.add_argument('--atol', type=float, default=1e-4)
     parser.add_argument('--latency', action='store_true',
@@ -52,9 +52,10 @@ def verify_shapes(args, h, w):
         if len(args.verify) % 3:
             raise SystemExit('--verify takes batch, height, width triples')
         return [(b, 3, hh, ww) for b, hh, ww in zip(*[iter(args.verify)] * 3)]
-    if args.dynamic_hw:
-        return [(1, 3, h, w), (2, 3, h + 32, w + 64), (3, 3, h - 21, w + 37)]
-    return [(1, 3, h, w), (2, 3, h, w), (3, 3, h, w)]
+    if args.static_hw:
+        return [(1, 3, h, w), (2, 3, h, w), (3, 3, h, w)]
+    # the traced size, one 32 px larger each way, one that no stride divides
+    return [(1, 3, h, w), (2, 3, h + 32, w + 32), (3, 3, max(h - 21, 64), w + 37)]
 
 
 def main(argv=None):
@@ -71,11 +72,12 @@ def main(argv=None):
     h, w = args.shape or ((224, 224) if loaded.task == 'classification' else (512, 512))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     try:
-        seconds = deploy.export(module, torch.randn(2, 3, h, w), args.out, args.dynamic_hw)
-    except RuntimeError as error:
+        seconds = deploy.export(module, torch.randn(2, 3, h, w), args.out,
+                                dynamic_hw=not args.static_hw)
+    except ValueError as error:
         raise SystemExit(str(error))
     result = dict(config=args.config, weights=loaded.weights, output=args.output,
-                  traced=[h, w], dynamic_hw=args.dynamic_hw, export_s=round(seconds, 1),
+                  traced=[h, w], dynamic_hw=not args.static_hw, export_s=round(seconds, 1),
                   operators=deploy.operators(args.out),
                   custom_domains=deploy.custom_domains(args.out))
     print(f'wrote {args.out} in {seconds:.1f} s ({loaded.weights}); onnx.checker passed; '

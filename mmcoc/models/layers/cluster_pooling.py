@@ -12,7 +12,6 @@ The argmax is taken over chunks of points without autograd, so neither the ``[gr
 points, dim]`` products of the reference nor a full ``[groups, centers, points]`` similarity
 matrix is ever held; the aggregation is one row scatter (``index_add``).
 """
-import math
 from typing import Dict, Optional
 
 import torch
@@ -21,8 +20,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
-from .clustering import _pad_amount, _region_validity, cluster_sizes
-from .tracing import is_exporting
+from .clustering import _region_validity, cluster_sizes, region_side
+from .tracing import exports_custom_ops, traced_by_torch
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
 SIMILARITY_CHUNK = 1 << 24
@@ -40,8 +39,8 @@ def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
     G, N, _ = points.shape
     M = centers.shape[2]
     chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
-    if is_exporting():
-        # one chunk: a loop over a symbolic size cannot be exported
+    if traced_by_torch():
+        # one chunk: a Python loop over a (maybe symbolic) size would fix it in the graph
         cos = torch.bmm(points, centers)
         if center_valid is not None:
             cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], -2.0)
@@ -79,7 +78,7 @@ def cluster_pool(feats: torch.Tensor,
     Returns:
         ``[B, d, ceil(H / 2), ceil(W / 2)]`` (and the assignment when asked for).
     """
-    if is_exporting() and not return_assignment:
+    if exports_custom_ops() and not return_assignment:
         return torch.ops.mmcoc.cluster_pool(feats, values, folds)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
             or feats.shape[2:] != values.shape[2:]:
@@ -90,12 +89,12 @@ def cluster_pool(feats: torch.Tensor,
     B, c, H, W = feats.shape
     d = values.shape[1]
     f = folds
-    pad_h, pad_w = _pad_amount(H, STRIDE * f), _pad_amount(W, STRIDE * f)
-    padded = bool(pad_h or pad_w)
+    h, w = region_side(H, f, STRIDE), region_side(W, f, STRIDE)
+    pad_h, pad_w = h * f - H, w * f - W
+    padded = traced_by_torch() or bool(pad_h or pad_w)
     if padded:
         feats = F.pad(feats, (0, pad_w, 0, pad_h))
         values = F.pad(values, (0, pad_w, 0, pad_h))
-    h, w = (H + pad_h) // f, (W + pad_w) // f
     ch, cw = h // STRIDE, w // STRIDE
     R = f * f
     G, N, M = B * R, h * w, ch * cw
@@ -128,7 +127,7 @@ def cluster_pool(feats: torch.Tensor,
     clusters = sums / (1 + counts).unsqueeze(1)  # [G * M, d]
 
     out = clusters.view(B, f, f, ch, cw, d).permute(0, 5, 1, 3, 2, 4)
-    out = out.reshape(B, d, f * ch, f * cw)[:, :, :math.ceil(H / 2), :math.ceil(W / 2)]
+    out = out.reshape(B, d, f * ch, f * cw)[:, :, :(H + 1) // 2, :(W + 1) // 2]
     if not return_assignment:
         return out
     assignment = assignment.view(B, f, f, h, w) + \

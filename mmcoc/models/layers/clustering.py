@@ -18,7 +18,6 @@ row scatters and gathers here (``index_add`` / ``index_select`` over ``[groups *
 and the only tensor of ``groups * centers * points`` elements, the similarity matrix needed for
 the argmax, is not kept for backward.
 """
-import math
 from typing import Optional
 
 import torch
@@ -26,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assignment import RecordsAssignment
-from .tracing import is_exporting
+from .tracing import exports_custom_ops, is_exporting, traced_by_torch
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -44,8 +43,13 @@ def _check_normalizer(normalizer: str, weighting: str = 'similarity'):
                          f'normalizer={normalizer!r}')
 
 
-def _pad_amount(size: int, folds: int) -> int:
-    return math.ceil(size / folds) * folds - size
+def region_side(size: int, folds: int, multiple: int = 1) -> int:
+    """The side of each of ``folds`` regions covering ``size`` points, padded up to a multiple
+    of ``multiple``: ``multiple * ceil(size / (folds * multiple))``. Written as one product of a
+    floor division so that a symbolic size (torch.compile, torch.export) gives expressions
+    whose divisibility its solver can prove, where a remainder (``-size % folds``) leaves
+    guards on them."""
+    return multiple * ((size + folds * multiple - 1) // (folds * multiple))
 
 
 def context_cluster(feats: torch.Tensor,
@@ -80,13 +84,16 @@ def context_cluster(feats: torch.Tensor,
     Any ``H x W`` is accepted: a map that does not divide into ``folds`` regions is padded at the
     bottom/right; padded points are left out of the center pooling (a center whose pooling window
     holds no real point is never chosen), carry zero weight in the clusters and are cropped away,
-    so they never join, pull or shift a cluster. A map that divides is not padded at all.
+    so they never join, pull or shift a cluster. A map that divides is not padded at all, except
+    while ``torch.compile`` or ``torch.export`` traces: there the padded path (which equals the
+    unpadded one on a map that divides) serves every height and width in one graph, where a
+    branch on the size would put a guard on its divisibility.
 
     Returns:
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
     """
     _check_normalizer(normalizer, weighting)
-    if is_exporting() and not return_assignment:
+    if exports_custom_ops() and not return_assignment:
         return torch.ops.mmcoc.context_cluster(feats, values, alpha, beta, heads, proposals,
                                                folds, normalizer, weighting)
     if feats.dim() != 4 or values.dim() != 4 or feats.shape[0] != values.shape[0] \
@@ -99,13 +106,13 @@ def context_cluster(feats: torch.Tensor,
     B, _, H, W = feats.shape
     c, d = feats.shape[1] // heads, values.shape[1] // heads
     f = folds
-    pad_h, pad_w = _pad_amount(H, f), _pad_amount(W, f)
-    padded = bool(pad_h or pad_w)
+    h, w = region_side(H, f), region_side(W, f)
+    pad_h, pad_w = h * f - H, w * f - W
+    padded = traced_by_torch() or bool(pad_h or pad_w)
     if padded:
         # Zero padding makes every pooled sum a sum over real points only.
         feats = F.pad(feats, (0, pad_w, 0, pad_h))
         values = F.pad(values, (0, pad_w, 0, pad_h))
-    h, w = (H + pad_h) // f, (W + pad_w) // f
     R = f * f
     G, N, M = B * heads * R, h * w, proposals * proposals
 
@@ -114,11 +121,11 @@ def context_cluster(feats: torch.Tensor,
     x = feats.view(B, heads, c, f, h, f, w).permute(0, 1, 3, 5, 2, 4, 6).reshape(G, c, h, w)
     v = values.view(B, heads, d, f, h, f, w).permute(0, 1, 3, 5, 4, 6, 2).reshape(G, h, w, d)
 
-    centers = F.adaptive_avg_pool2d(x, proposals).reshape(G, c, M)
-    value_centers = F.adaptive_avg_pool2d(v.permute(0, 3, 1, 2), proposals).reshape(G, d, M)
+    centers = _pool_centers(x, proposals).reshape(G, c, M)
+    value_centers = _pool_centers(v.permute(0, 3, 1, 2), proposals).reshape(G, d, M)
     if padded:
         point_valid = _region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
-        coverage = F.adaptive_avg_pool2d(point_valid, proposals).reshape(1, R, 1, M)
+        coverage = _pool_centers(point_valid, proposals).reshape(1, R, 1, M)
         center_valid = (coverage > 0).reshape(1, R, M)
         # pooled zero-padded sums / fraction of real points = mean over real points only
         scale = torch.where(coverage > 0, coverage.reciprocal(), torch.zeros_like(coverage))
@@ -195,10 +202,27 @@ def _(feats, values, alpha, beta, heads, proposals, folds, normalizer, weighting
     return values.new_empty(values.shape)
 
 
+def _pool_centers(x: torch.Tensor, proposals: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, proposals)``; while torch.compile or torch.export traces, the
+    same means as two products with averaging matrices built from the (maybe symbolic) sizes:
+    exports of adaptive pooling fix their windows at the traced size when it does not divide."""
+    if not traced_by_torch():
+        return F.adaptive_avg_pool2d(x, proposals)
+
+    def averaging(n):  # [proposals, n]: window i = [floor(i n / P), ceil((i + 1) n / P))
+        i = torch.arange(proposals, device=x.device)
+        start, end = (i * n) // proposals, ((i + 1) * n + proposals - 1) // proposals
+        j = torch.arange(n, device=x.device)
+        inside = (j >= start[:, None]) & (j < end[:, None])
+        return inside.to(x.dtype) / (end - start).to(x.dtype)[:, None]
+
+    return averaging(x.shape[-2]) @ x @ averaging(x.shape[-1]).transpose(0, 1)
+
+
 def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:
     """``torch.bincount(flat, weights, minlength=size)``; while exporting, a float32
     ``index_add`` (the same integer counts) whose output size does not depend on the data."""
-    if not (is_exporting() or torch.compiler.is_compiling()):
+    if not traced_by_torch():
         return torch.bincount(flat, weights=weights, minlength=size)
     ones = torch.ones_like(flat, dtype=torch.float32) if weights is None else weights.float()
     return ones.new_zeros(size).index_add(0, flat, ones)
@@ -258,10 +282,12 @@ def _region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 
     """``[folds**2, 1, h, w]``: 1 where a region's cell holds a real point of the ``H x W`` map,
     padded so that each region's side divides by ``multiple``."""
     f = folds
-    size_h, size_w = (math.ceil(n / (f * multiple)) * f * multiple for n in (H, W))
-    valid = torch.zeros(size_h, size_w, device=device, dtype=dtype)
-    valid[:H, :W] = 1
-    h, w = valid.shape[0] // f, valid.shape[1] // f
+    h, w = region_side(H, f, multiple), region_side(W, f, multiple)
+    size_h, size_w = f * h, f * w
+    # comparisons rather than a slice assignment: one expression of the (maybe symbolic) sizes
+    rows = torch.arange(size_h, device=device) < H
+    cols = torch.arange(size_w, device=device) < W
+    valid = (rows[:, None] & cols[None, :]).to(dtype)
     return valid.view(f, h, f, w).permute(0, 2, 1, 3).reshape(f * f, 1, h, w)
 
 

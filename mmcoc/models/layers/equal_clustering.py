@@ -10,20 +10,20 @@ through one batched attention call. The keys ranked are the ones the attention u
 qhfan/SecViT) they are scaled and rotated before the ranking, so position takes part in it.
 
 Any token count is accepted. The reference code asserts that ``N`` divides by the cluster
-count; here the ranked sequence is conceptually padded to ``num_clusters * L`` tokens with
-``L = ceil(N / num_clusters)``, the padding ranked last. Instead of materialising the padding and
-masking it out, the groups made only of real tokens go through one batched call and the one
-group that would hold padding is computed on its real tokens alone (groups made only of padding
-are skipped): no padding token can enter any real token's attention, and for a divisible ``N``
-the computation is exactly the reference's.
+count; here the ranked sequence is padded to ``num_clusters * L`` tokens with
+``L = ceil(N / num_clusters)``, the padding ranked last, and an attention mask keeps every
+padding key out of every real token's attention (a padding query attends to its whole group,
+so no row is fully masked and nothing is NaN; its output is dropped). The real tokens of the
+last group attend among themselves, and for a divisible ``N`` the computation is exactly the
+reference's, without padding or mask (except while ``torch.compile`` or ``torch.export`` traces,
+where the masked path serves every token count in one graph).
 """
-import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .tracing import is_exporting
+from .tracing import exports_custom_ops, traced_by_torch
 
 
 def _check_tokens(name: str, x: torch.Tensor):
@@ -33,8 +33,8 @@ def _check_tokens(name: str, x: torch.Tensor):
 
 
 def cluster_group_size(num_tokens: int, num_clusters: int) -> int:
-    """Tokens per group: ``ceil(num_tokens / num_clusters)`` (at least 1)."""
-    return max(1, math.ceil(num_tokens / num_clusters))
+    """Tokens per group: ``ceil(num_tokens / num_clusters)`` (num_tokens >= 1)."""
+    return (num_tokens + num_clusters - 1) // num_clusters
 
 
 def equal_cluster_order(keys: torch.Tensor) -> torch.Tensor:
@@ -68,7 +68,7 @@ def equal_cluster_attention(q: torch.Tensor,
     Returns:
         ``[B, heads, N, d_v]`` in the original token order (and the assignment when asked for).
     """
-    if is_exporting() and not return_assignment:
+    if exports_custom_ops() and not return_assignment:
         return torch.ops.mmcoc.equal_cluster_attention(q, k, v, num_clusters, scale)
     for name, x in (('q', q), ('k', k), ('v', v)):
         _check_tokens(name, x)
@@ -93,25 +93,24 @@ def equal_cluster_attention(q: torch.Tensor,
     rows = (order + torch.arange(B * E, device=q.device).view(B, E, 1) * N).reshape(-1)
     q_s, k_s, v_s = (x.reshape(B * E * N, x.shape[-1]).index_select(0, rows)
                      .view(B, E, N, x.shape[-1]) for x in (q, k, v))
-    full = N // L  # groups made only of real tokens
-    n_full = full * L
-    parts = []
-    if full:
-        grouped = [x[:, :, :n_full].reshape(B * E, full, L, x.shape[-1]) for x in (q_s, k_s, v_s)]
-        parts.append(F.scaled_dot_product_attention(*grouped, scale=scale)
-                     .reshape(B, E, n_full, v.shape[-1]))
-    if n_full < N:
-        # the group that the padding would complete: its real tokens attend among themselves
-        parts.append(F.scaled_dot_product_attention(
-            q_s[:, :, n_full:], k_s[:, :, n_full:], v_s[:, :, n_full:], scale=scale))
-    out_sorted = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
-    flat = out_sorted.reshape(B * E * N, v.shape[-1])
-    out = flat.new_empty(flat.shape).index_copy(0, rows, flat).view(B, E, N, v.shape[-1])
+    padded = num_clusters * L  # ranked tokens and padding
+    mask = None
+    if traced_by_torch() or padded != N:
+        q_s, k_s, v_s = (F.pad(x, (0, 0, 0, padded - N)) for x in (q_s, k_s, v_s))
+        real = (torch.arange(padded, device=q.device) < N).view(num_clusters, L)
+        # [groups, query, key]: True where the key takes part; padding queries see all keys
+        mask = real[:, None, :] | ~real[:, :, None]
+    grouped = [x.reshape(B * E, num_clusters, L, x.shape[-1]) for x in (q_s, k_s, v_s)]
+    out_sorted = F.scaled_dot_product_attention(*grouped, attn_mask=mask, scale=scale)
+    # back to token order: each token's row is its rank's (the padding rows are never read)
+    ranks = torch.empty_like(order).scatter_(
+        2, order, torch.arange(N, device=q.device).expand(B, E, N))
+    back = (ranks + torch.arange(B * E, device=q.device).view(B, E, 1) * padded).reshape(-1)
+    out = out_sorted.reshape(B * E * padded, v.shape[-1]).index_select(0, back)
+    out = out.view(B, E, N, v.shape[-1])
     if not return_assignment:
         return out
-    ranks_group = (torch.arange(N, device=q.device) // L).expand(B, E, N)
-    assignment = torch.empty_like(order).scatter_(2, order, ranks_group)
-    return out, assignment
+    return out, ranks // L
 
 
 

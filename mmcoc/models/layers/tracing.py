@@ -5,6 +5,7 @@ The clustering ops (``context_cluster``, ``cluster_pool``, ``equal_cluster_atten
 registered with timm as leaf functions (``register_notrace_function``): torch.fx records one call
 of each instead of tracing their shape-dependent Python, and the traced graph calls them eagerly.
 """
+import contextlib
 from typing import Callable
 
 import torch
@@ -28,6 +29,33 @@ def is_exporting() -> bool:
     height and width."""
     fn = getattr(torch.compiler, 'is_exporting', None)
     return bool(fn is not None and fn())
+
+
+_decomposed = False
+
+
+def exports_custom_ops() -> bool:
+    """True while ``torch.export`` traces and the clustering ops should enter its graph as
+    their opaque custom ops (``torch.ops.mmcoc.*``); False inside :func:`decomposed_ops`."""
+    return is_exporting() and not _decomposed
+
+
+@contextlib.contextmanager
+def decomposed_ops():
+    """Within: ``torch.export`` traces the clustering ops through their arithmetic (standard
+    aten operators, which ONNX can translate) instead of recording their custom ops."""
+    global _decomposed
+    saved, _decomposed = _decomposed, True
+    try:
+        yield
+    finally:
+        _decomposed = saved
+
+
+def traced_by_torch() -> bool:
+    """True while ``torch.compile`` or ``torch.export`` traces (sizes may be symbols, and a
+    tensor whose size depends on the data, or a Python loop over a size, breaks the graph)."""
+    return torch.compiler.is_compiling() or is_exporting()
 
 
 def run_block(block: Callable, *args, with_cp: bool = False):
