@@ -199,11 +199,39 @@ def _as_tuple(out) -> Tuple[torch.Tensor, ...]:
     return tuple(out) if isinstance(out, (tuple, list)) else (out, )
 
 
+def _differences(outputs, references, shape) -> Tuple[float, float]:
+    """Max abs difference over the float outputs, largest fraction of differing labels."""
+    if len(outputs) != len(references):
+        raise AssertionError(f'{len(outputs)} outputs against {len(references)} at {shape}')
+    diff, mismatch = 0.0, 0.0
+    for a, r in zip(outputs, references):
+        a, r = np.asarray(a), r.numpy()
+        if a.shape != r.shape:
+            raise AssertionError(f'ONNX output {a.shape} != PyTorch {r.shape} at {shape}')
+        if np.issubdtype(r.dtype, np.integer):
+            mismatch = max(mismatch, float((a != r).mean()))
+        else:
+            diff = max(diff, float(np.abs(a - r).max()))
+    return diff, mismatch
+
+
+# Input noise of the reference's own-sensitivity check: the size of the differences between two
+# float32 kernels' roundings of the first layers.
+NOISE = 1e-6
+
+
 def compare(module: nn.Module, path: str, shapes: Sequence[Tuple[int, int, int, int]],
             seed: int = 0) -> List[Dict]:
     """Run the export with onnxruntime (CPU) and ``module`` with PyTorch on random inputs of
     each shape; per shape the max abs difference over all outputs (labels: the fraction of
-    pixels whose label differs)."""
+    pixels whose label differs), and the same between PyTorch at the input and PyTorch at the
+    input plus Gaussian noise of :data:`NOISE` (``noise_diff``, ``noise_mismatch``).
+
+    The clustering layers take argmaxes (the nearest center, a ranking): where two candidates
+    are within rounding of each other, any two float32 kernels may choose differently and the
+    output moves by far more than the rounding. The noise columns show whether PyTorch itself
+    moves that much on this input; a difference well above them is the export's.
+    """
     sess = session(path)
     name = sess.get_inputs()[0].name
     generator = torch.Generator().manual_seed(seed)
@@ -212,20 +240,28 @@ def compare(module: nn.Module, path: str, shapes: Sequence[Tuple[int, int, int, 
         x = torch.randn(shape, generator=generator)
         with torch.no_grad():
             ref = _as_tuple(module(x))
-        got = sess.run(None, {name: x.numpy()})
-        if len(got) != len(ref):
-            raise AssertionError(f'{len(got)} ONNX outputs, {len(ref)} PyTorch ones')
-        diff, mismatch = 0.0, 0.0
-        for a, r in zip(got, ref):
-            r = r.numpy()
-            if a.shape != r.shape:
-                raise AssertionError(f'ONNX output {a.shape} != PyTorch {r.shape} at {shape}')
-            if np.issubdtype(r.dtype, np.integer):
-                mismatch = max(mismatch, float((a != r).mean()))
-            else:
-                diff = max(diff, float(np.abs(a - r).max()))
-        rows.append(dict(shape=tuple(shape), max_abs_diff=diff, label_mismatch=mismatch))
+            noisy = _as_tuple(module(x + NOISE * torch.randn(shape, generator=generator)))
+        diff, mismatch = _differences(sess.run(None, {name: x.numpy()}), ref, shape)
+        noise_diff, noise_mismatch = _differences([t.numpy() for t in noisy], ref, shape)
+        rows.append(dict(shape=tuple(shape), max_abs_diff=diff, label_mismatch=mismatch,
+                         noise_diff=noise_diff, noise_mismatch=noise_mismatch))
     return rows
+
+
+# How much further than PyTorch under NOISE the export may be on an input with near ties: each
+# is one draw of which near-tied argmaxes flip, so the two are of one order, not one value.
+TIE_FACTOR = 4
+
+
+def within_tolerance(row: Dict, atol: float = 1e-4, max_mismatch: float = 1e-3) -> bool:
+    """A :func:`compare` row passes: below ``atol`` (and at most ``max_mismatch`` of the labels
+    differ), or, where PyTorch itself moves beyond them under :data:`NOISE` (argmax near ties on
+    this input), within :data:`TIE_FACTOR` times what PyTorch moves."""
+    def ok(value, limit, noise):
+        return value < limit or (noise >= limit and value <= TIE_FACTOR * noise)
+
+    return (ok(row['max_abs_diff'], atol, row['noise_diff'])
+            and ok(row['label_mismatch'], max_mismatch + 1e-12, row['noise_mismatch']))
 
 
 def latency(module: nn.Module, path: str, shape, reps: int = 5) -> Dict[str, float]:

@@ -73,3 +73,14 @@ def test_symbolic_upsample_equals_mmsegs(scale):
     for shape in [(1, 2, 7, 9), (2, 2, 16, 5)]:
         x = torch.randn(shape)
         torch.testing.assert_close(deploy.SymbolicUpsample(upsample)(x), upsample(x))
+
+
+def test_tolerance_allows_only_what_pytorch_itself_does_under_noise():
+    row = dict(max_abs_diff=5e-5, label_mismatch=0.0, noise_diff=0.0, noise_mismatch=0.0)
+    assert deploy.within_tolerance(row)
+    assert not deploy.within_tolerance(dict(row, max_abs_diff=0.3))  # stable input: export's
+    assert deploy.within_tolerance(dict(row, max_abs_diff=0.9, noise_diff=0.6))  # near ties
+    assert not deploy.within_tolerance(dict(row, max_abs_diff=3.0, noise_diff=0.6))
+    assert not deploy.within_tolerance(dict(row, max_abs_diff=0.3, noise_diff=5e-5))
+    assert not deploy.within_tolerance(dict(row, label_mismatch=0.02, noise_mismatch=0.001))
+    assert deploy.within_tolerance(dict(row, label_mismatch=0.02, noise_mismatch=0.01))

@@ -14,7 +14,9 @@ width from 64 to 4096; ``--static-hw`` keeps the traced ones).
 
 The export uses standard ONNX operators only, is checked with ``onnx.checker`` and (with
 ``--verify``, default on) run with onnxruntime on the CPU and compared with PyTorch: the max
-abs difference per input size, which must stay below ``--atol`` (1e-4).
+abs difference per input size, which must stay below ``--atol`` (1e-4), unless PyTorch itself
+moves beyond it under 1e-6 input noise (argmax near ties; shown beside it): then within 4x
+of that.
 """
 import argparse
 import json
@@ -89,11 +91,12 @@ def main(argv=None):
         rows = deploy.compare(module, args.out, verify_shapes(args, h, w))
         result['compare'] = rows
         for row in rows:
-            bad = row['max_abs_diff'] >= args.atol or row['label_mismatch'] > 1e-3
+            bad = not deploy.within_tolerance(row, args.atol)
             failed |= bad
             print(f"  {'x'.join(map(str, row['shape']))}: max abs diff "
-                  f"{row['max_abs_diff']:.2e}, labels differing {row['label_mismatch']:.2%}"
-                  f"{'  FAILED' if bad else ''}")
+                  f"{row['max_abs_diff']:.2e}, labels differing {row['label_mismatch']:.2%} "
+                  f"(PyTorch at {deploy.NOISE:g} input noise: {row['noise_diff']:.2e}, "
+                  f"{row['noise_mismatch']:.2%}){'  FAILED' if bad else ''}")
     if args.latency:
         result['latency'] = deploy.latency(module, args.out, (1, 3, h, w))
         print(f"  latency 1x3x{h}x{w}: PyTorch {result['latency']['torch'] * 1e3:.1f} ms, "
@@ -102,7 +105,8 @@ def main(argv=None):
         with open(args.json, 'w') as f:
             json.dump(result, f, indent=1)
     if failed:
-        sys.exit(f'onnxruntime differs from PyTorch by {args.atol} or more')
+        sys.exit(f'onnxruntime differs from PyTorch by {args.atol} or more (and by over '
+                 f'{deploy.TIE_FACTOR}x what PyTorch moves under {deploy.NOISE:g} input noise)')
 
 
 if __name__ == '__main__':

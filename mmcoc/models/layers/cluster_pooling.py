@@ -21,7 +21,7 @@ from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
 from .clustering import _region_validity, cluster_sizes, region_side
-from .tracing import exports_custom_ops, traced_by_torch
+from .tracing import exports_custom_ops, known_zero, traced_by_torch
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
 SIMILARITY_CHUNK = 1 << 24
@@ -91,7 +91,7 @@ def cluster_pool(feats: torch.Tensor,
     f = folds
     h, w = region_side(H, f, STRIDE), region_side(W, f, STRIDE)
     pad_h, pad_w = h * f - H, w * f - W
-    padded = traced_by_torch() or bool(pad_h or pad_w)
+    padded = not known_zero(pad_h, pad_w)
     if padded:
         feats = F.pad(feats, (0, pad_w, 0, pad_h))
         values = F.pad(values, (0, pad_w, 0, pad_h))

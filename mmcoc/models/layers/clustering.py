@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assignment import RecordsAssignment
-from .tracing import exports_custom_ops, is_exporting, traced_by_torch
+from .tracing import exports_custom_ops, is_exporting, known_zero, traced_by_torch
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -84,10 +84,11 @@ def context_cluster(feats: torch.Tensor,
     Any ``H x W`` is accepted: a map that does not divide into ``folds`` regions is padded at the
     bottom/right; padded points are left out of the center pooling (a center whose pooling window
     holds no real point is never chosen), carry zero weight in the clusters and are cropped away,
-    so they never join, pull or shift a cluster. A map that divides is not padded at all, except
-    while ``torch.compile`` or ``torch.export`` traces: there the padded path (which equals the
-    unpadded one on a map that divides) serves every height and width in one graph, where a
-    branch on the size would put a guard on its divisibility.
+    so they never join, pull or shift a cluster. A map that divides is not padded at all, unless
+    its size is symbolic (``torch.compile`` with dynamic shapes, ``torch.export``) and not
+    provably divisible: there the padded path (which equals the unpadded one on a map that
+    divides) serves every height and width in one graph, where a branch on the size would put
+    a guard on its divisibility.
 
     Returns:
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
@@ -108,7 +109,7 @@ def context_cluster(feats: torch.Tensor,
     f = folds
     h, w = region_side(H, f), region_side(W, f)
     pad_h, pad_w = h * f - H, w * f - W
-    padded = traced_by_torch() or bool(pad_h or pad_w)
+    padded = not known_zero(pad_h, pad_w)
     if padded:
         # Zero padding makes every pooled sum a sum over real points only.
         feats = F.pad(feats, (0, pad_w, 0, pad_h))

@@ -15,15 +15,16 @@ count; here the ranked sequence is padded to ``num_clusters * L`` tokens with
 padding key out of every real token's attention (a padding query attends to its whole group,
 so no row is fully masked and nothing is NaN; its output is dropped). The real tokens of the
 last group attend among themselves, and for a divisible ``N`` the computation is exactly the
-reference's, without padding or mask (except while ``torch.compile`` or ``torch.export`` traces,
-where the masked path serves every token count in one graph).
+reference's, without padding or mask (unless ``N`` is symbolic, under ``torch.compile`` with
+dynamic shapes or ``torch.export``, and not provably divisible: the masked path then serves
+every token count in one graph).
 """
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .tracing import exports_custom_ops, traced_by_torch
+from .tracing import exports_custom_ops, known_zero
 
 
 def _check_tokens(name: str, x: torch.Tensor):
@@ -95,7 +96,7 @@ def equal_cluster_attention(q: torch.Tensor,
                      .view(B, E, N, x.shape[-1]) for x in (q, k, v))
     padded = num_clusters * L  # ranked tokens and padding
     mask = None
-    if traced_by_torch() or padded != N:
+    if not known_zero(padded - N):
         q_s, k_s, v_s = (F.pad(x, (0, 0, 0, padded - N)) for x in (q_s, k_s, v_s))
         real = (torch.arange(padded, device=q.device) < N).view(num_clusters, L)
         # [groups, query, key]: True where the key takes part; padding queries see all keys

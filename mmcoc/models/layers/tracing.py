@@ -58,6 +58,17 @@ def traced_by_torch() -> bool:
     return torch.compiler.is_compiling() or is_exporting()
 
 
+def known_zero(*sizes) -> bool:
+    """True when every one of ``sizes`` is 0 for certain: a plain int that is 0, or a symbolic
+    size (torch.compile with dynamic shapes, torch.export) that is provably 0. A symbolic size
+    that is 0 only at the traced input is not: the caller takes its general path, with no
+    guard on the size (a static size, as in eager or a static compile, keeps the fast path)."""
+    from torch.fx.experimental.symbolic_shapes import statically_known_true
+    # torch.jit.trace hands sizes over as 0-dim tensors; it records the traced size anyway
+    return all(int(size) == 0 if isinstance(size, torch.Tensor) else
+               statically_known_true(size == 0) for size in sizes)
+
+
 def run_block(block: Callable, *args, with_cp: bool = False):
     """``block(*args)``, under activation checkpointing (``torch.utils.checkpoint``,
     non-reentrant) when ``with_cp`` and autograd records: the block's activations are dropped
