@@ -2,19 +2,16 @@
 
 ``torch.onnx.export(..., dynamo=True)`` (``torch.export`` then onnxscript) translates every
 operator of the clustering layers into a standard one (ArgMax, GatherElements, ScatterND,
-AveragePool, ...) except two, which get translations of their own here
-(:data:`TRANSLATIONS`), so no custom operator is needed at inference:
-
-* ``aten.sort.stable`` (SecViT's ranking of the tokens): ``TopK`` over the whole axis, which
-  the ONNX specification makes stable (of equal values the lower index comes first);
-* ``aten.bincount`` (FEC's cluster sizes): ``ScatterElements(reduction='add')`` into zeros of
-  ``max(max(x) + 1, minlength)``, bincount's exact definition.
+MatMul, ...) except ``aten.sort.stable`` (SecViT's ranking of the tokens), translated here to
+``TopK`` over the whole axis, which the ONNX specification makes stable (of equal values the
+lower index comes first); so no custom operator is needed at inference. (FEC's cluster sizes
+are an ``index_add`` while traced, never a ``bincount``.)
 
 Inputs are the tensors the model's data preprocessor outputs (normalised, RGB or BGR as the
 config says, ``[B, 3, H, W]`` float32). Batch, height and width are dynamic (height and width
-from :data:`MIN_SIDE` to :data:`MAX_SIDE`; ``dynamic_hw=False`` keeps the traced ones): while
-traced, the clustering layers take their padded path whatever the size, which equals the
-unpadded one on a map that divides into its regions, so one graph serves every size.
+from :data:`MIN_SIDE` to :data:`MAX_SIDE`; ``dynamic_hw=False`` keeps the traced ones): with
+symbolic sizes the clustering layers take their padded path whatever the size, which equals
+the unpadded one on a map that divides into its regions, so one graph serves every size.
 """
 import copy
 import time
@@ -38,22 +35,7 @@ def _translations() -> Dict:
         k = op.Gather(op.Shape(self), op.Constant(value_ints=[dim]), axis=0)
         return op.TopK(self, k, axis=dim, largest=1 if descending else 0, sorted=1)
 
-    def bincount(self, weights=None, minlength=0):
-        if isinstance(minlength, int):
-            minimum = op.Constant(value_ints=[minlength])
-        else:  # a symbolic size (it depends on the batch)
-            minimum = op.Reshape(op.Cast(minlength, to=7), op.Constant(value_ints=[1]))
-        size = op.Max(op.Add(op.ReduceMax(self, keepdims=1), op.Constant(value_ints=[1])),
-                      minimum)
-        if weights is None:
-            zeros = op.Expand(op.Constant(value_int=0), size)
-            weights = op.Expand(op.Constant(value_int=1), op.Shape(self))
-        else:
-            zeros = op.Expand(op.CastLike(op.Constant(value_float=0.0), weights), size)
-        return op.ScatterElements(zeros, self, weights, axis=0, reduction='add')
-
-    return {torch.ops.aten.sort.stable: sort_stable,
-            torch.ops.aten.bincount.default: bincount}
+    return {torch.ops.aten.sort.stable: sort_stable}
 
 
 class BackboneOutputs(nn.Module):

@@ -9,6 +9,7 @@ import contextlib
 from typing import Callable
 
 import torch
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 from torch.utils.checkpoint import checkpoint
 
 try:
@@ -63,7 +64,6 @@ def known_zero(*sizes) -> bool:
     size (torch.compile with dynamic shapes, torch.export) that is provably 0. A symbolic size
     that is 0 only at the traced input is not: the caller takes its general path, with no
     guard on the size (a static size, as in eager or a static compile, keeps the fast path)."""
-    from torch.fx.experimental.symbolic_shapes import statically_known_true
     # torch.jit.trace hands sizes over as 0-dim tensors; it records the traced size anyway
     return all(int(size) == 0 if isinstance(size, torch.Tensor) else
                statically_known_true(size == 0) for size in sizes)
