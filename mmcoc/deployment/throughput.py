@@ -11,11 +11,12 @@ small 513, medium 325 img/s. ``--dry-run``: batch 1 at 32 px, one rep, in one
 process (checks the script).
 """
 import argparse
-import multiprocessing as mp
 import platform
 import time
 
 import torch
+
+from mmcoc.utils.measure import isolate
 
 MODELS = {
     'CoC-tiny': ('timm', 'coc_tiny'),
@@ -79,14 +80,10 @@ def measure(name, device, batch, size, reps, warmup, amp, spawn=True):
         box = _Box()
         worker(box, name, device, batch, size, reps, warmup, amp)
         return box.value
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    proc = ctx.Process(target=worker, args=(queue, name, device, batch, size, reps, warmup, amp))
-    proc.start()
-    proc.join()
-    if proc.exitcode != 0:
+    try:
+        return isolate(worker, name, device, batch, size, reps, warmup, amp)
+    except RuntimeError:  # its traceback is printed above; the row says 'failed'
         return None
-    return queue.get()
 
 
 def main(argv=None):

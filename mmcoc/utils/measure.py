@@ -9,7 +9,7 @@ import multiprocessing as mp
 import os
 import resource
 import time
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -42,14 +42,21 @@ def time_and_peak(step: Callable[[], object], reps: int) -> dict:
     return dict(time=min(times[1:]), peak=peak)
 
 
-def isolate(target: Callable, *args):
-    """Run ``target(queue, *args)`` in a fresh spawned process and return what it puts."""
+def isolate(target: Callable, *args, timeout: Optional[float] = None):
+    """Run ``target(queue, *args)`` in a fresh spawned process and return what it puts.
+
+    Raises ``TimeoutError`` (the process killed) when it runs past ``timeout`` seconds, and
+    ``RuntimeError`` naming the exit code when it fails."""
     os.environ.setdefault('MALLOC_MMAP_THRESHOLD_', '131072')  # inherited by the child
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(queue, *args))
     proc.start()
-    proc.join()
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        raise TimeoutError(f'measurement {args[0] if args else ""} ran past {timeout} s')
     if proc.exitcode != 0:
         raise RuntimeError(f'measurement {args[0] if args else ""} failed (exit code '
                            f'{proc.exitcode}); its traceback is printed above')

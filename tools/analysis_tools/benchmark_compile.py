@@ -13,7 +13,6 @@ A case that does not finish within ``--timeout`` seconds is reported as such.
 """
 import argparse
 import fnmatch
-import multiprocessing as mp
 import platform
 import time
 
@@ -94,19 +93,14 @@ def worker(queue, name, kind, shape, device, backend, reps, dry_run):
 
 
 def run_case(args, name, kind, shape):
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    proc = ctx.Process(target=worker, args=(queue, name, kind, shape, args.device, args.backend,
-                                            args.reps, args.dry_run))
-    proc.start()
-    proc.join(args.timeout)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
+    from mmcoc.utils.measure import isolate
+    try:
+        return isolate(worker, name, kind, shape, args.device, args.backend, args.reps,
+                       args.dry_run, timeout=args.timeout)
+    except TimeoutError:
         return None
-    if proc.exitcode != 0:
-        return dict(error=f'exit code {proc.exitcode}')
-    return queue.get()
+    except RuntimeError as error:
+        return dict(error=str(error).split(';')[0])  # 'measurement NAME failed (exit code N)'
 
 
 def cases(args):
@@ -155,7 +149,7 @@ def main(argv=None):
         if res is None:
             print(f'| {label} | did not finish in {args.timeout:.0f} s | | | |', flush=True)
         elif 'error' in res:
-            print(f"| {label} | failed ({res['error']}) | | | |", flush=True)
+            print(f"| {label} | {res['error']} | | | |", flush=True)
         else:
             print(f"| {label} | {res['compile']:.1f} | {res['eager']:.3f} | "
                   f"{res['compiled']:.3f} | {res['eager'] / res['compiled']:.2f}x |", flush=True)
