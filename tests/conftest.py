@@ -32,3 +32,45 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def weights_server(tmp_path):
+    """An HTTP server on 127.0.0.1 (a free port) serving the folder it returns; its base URL
+    is ``server.url``. Requests are counted in ``server.requests``."""
+    import functools
+    import http.server
+    import threading
+    import types
+
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    state = types.SimpleNamespace(folder=folder, requests=[])
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            state.requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f'http://127.0.0.1:{server.server_address[1]}'
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+class Payload:
+    """Pickled, it would run ``touch MARKER``: a checkpoint that is a program."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f'touch {self.marker}',))

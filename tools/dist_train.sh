@@ -9,6 +9,10 @@ fi
 CONFIG=$1
 GPUS=$2
 shift 2
+if ! [[ $GPUS =~ ^[1-9][0-9]*$ ]]; then
+  echo "$0: error: GPUS must be a positive number of processes, e.g. $0 ${CONFIG} 2 (got '$GPUS')" >&2
+  exit 2
+fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
@@ -16,6 +20,10 @@ MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
 [[ -x "$python" ]] || python=python
+# every argument checked once, before any process starts (a rank's error would otherwise come
+# back wrapped in torchrun's ChildFailedError traceback, once per process)
+PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
+  "$python" "$root/tools/train.py" "$CONFIG" "$@" --check-args
 PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
   "$python" -m torch.distributed.run \
   --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \

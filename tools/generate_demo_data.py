@@ -18,11 +18,11 @@ ever deleted: any other non-empty ``--out`` is refused.
 """
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
 from mmcoc.datasets import CLASSES, GENERATOR_VERSION, write_ade, write_coco, write_imagenet
+from mmcoc.utils.fileio import claim_output_folder
 
 FORMATS = {
     'coco': (write_coco, 'data/demo_shapes', ('train', 'val')),
@@ -31,14 +31,6 @@ FORMATS = {
 }
 DEFAULT_SIZES = dict(coco=(400, 100), ade=(400, 100), imagenet=(800, 200))
 MARKER = '.mmcoc_demo_data'
-
-
-def written_before_marker(stamp: Path, settings: dict) -> bool:
-    """A set finished by a version of this tool that wrote no marker: its settings.json."""
-    try:
-        return set(json.loads(stamp.read_text())) == set(settings)
-    except (OSError, ValueError):
-        return False
 
 
 def main():
@@ -60,20 +52,10 @@ def main():
     settings = dict(version=GENERATOR_VERSION, format=args.format, train=args.train,
                     val=args.val, seed=args.seed, classes=list(CLASSES))
     stamp = out / 'settings.json'
-    marker = out / MARKER
     if not args.force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         print(f'demo data already in {out}')
         return
-    if out.exists() and any(out.iterdir()):
-        # Only a folder this tool wrote (its marker is written first, so an interrupted set
-        # has it too) may be deleted, --force or not: --out may name any folder by mistake.
-        if not (marker.is_file() or written_before_marker(stamp, settings)) or out.is_symlink():
-            raise SystemExit(f'{out} is not a folder written by this tool (no {MARKER} in it): '
-                             'nothing deleted. Choose an empty or new --out folder.')
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text('written by tools/generate_demo_data.py; --force may delete this '
-                      'folder\n')
+    claim_output_folder(out, MARKER, 'tools/generate_demo_data.py', settings)
     start = time.perf_counter()
     write(out, dict(zip(split_names, (args.train, args.val))), seed=args.seed)
     stamp.write_text(json.dumps(settings))  # written last: its presence means the set is whole

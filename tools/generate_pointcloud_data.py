@@ -8,17 +8,20 @@ Writes ``DIR/main_split/{training,test}_objectdataset_augmentedrot_scale75.h5`` 
 their compositions as partial, noisy scans with background points
 (``mmcoc.datasets.synthetic_pointclouds``). Default: ``data/synthetic_scanobjectnn``, 1600
 training and 400 test objects. A finished set is recognised by its ``settings.json`` and left
-as it is; a different request or ``--force`` rewrites it.
+as it is; a different request or ``--force`` rewrites it. Only a folder holding the tool's marker
+file (``.mmcoc_pointcloud_data``) is ever deleted: any other non-empty ``--out`` is refused.
 """
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
 from mmcoc.datasets.synthetic_pointclouds import (POINTCLOUD_CLASSES,
                                                   POINTCLOUD_GENERATOR_VERSION,
                                                   write_synthetic_scanobjectnn)
+from mmcoc.utils.fileio import claim_output_folder
+
+MARKER = '.mmcoc_pointcloud_data'
 
 
 def main(argv=None):
@@ -39,11 +42,7 @@ def main(argv=None):
     if not args.force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         print(f'synthetic point clouds already in {out}')
         return str(out)
-    if out.exists() and any(out.iterdir()):
-        if not (stamp.exists() or args.force):
-            raise SystemExit(f'{out} holds files that are not a synthetic set; choose another '
-                             '--out or pass --force to replace them')
-        shutil.rmtree(out)
+    claim_output_folder(out, MARKER, 'tools/generate_pointcloud_data.py', settings)
     start = time.time()
     write_synthetic_scanobjectnn(str(out), sizes, args.seed)
     print(f'wrote {args.train} + {args.test} objects of {len(POINTCLOUD_CLASSES)} classes to '

@@ -14,15 +14,19 @@ from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
 from mmcoc.engine import build_runner, load_config
+from mmcoc.utils import cli
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save evaluation results')
-    parser.add_argument('--out', help='dump the raw results to this .pkl file')
-    parser.add_argument('--show-dir', help='draw predictions into this dir (under the work dir)')
+    parser.add_argument('config', type=cli.config_file, help='test config file path')
+    parser.add_argument('checkpoint', type=cli.checkpoint_file, help='checkpoint file or URL')
+    parser.add_argument('--work-dir', type=cli.output_dir,
+                        help='the dir to save evaluation results')
+    parser.add_argument('--out', type=cli.output_file,
+                        help='dump the raw results to this .pkl file')
+    parser.add_argument('--show-dir', type=cli.output_dir,
+                        help='draw predictions into this dir (under the work dir)')
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='unpickle CHECKPOINT in full (it can run code): only for a file '
                         'you trust')
@@ -30,11 +34,17 @@ def parse_args():
                         help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=cli.nonnegative_int, default=0)
+    parser.add_argument('--check-args', action='store_true',
+                        help='check the arguments and the merged config, then exit (what '
+                        'tools/dist_test.sh does before it starts the processes)')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error('--out must name a .pkl file')
+    cli.check_config_arguments(parser, args.config, args.cfg_options, args.launcher)
+    if args.check_args:
+        parser.exit(0)
     return args
 
 

@@ -15,12 +15,14 @@ import os
 from mmengine.config import DictAction
 
 from mmcoc.engine import build_runner, load_config, use_amp
+from mmcoc.utils import cli
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a model')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('config', type=cli.config_file, help='train config file path')
+    parser.add_argument('--work-dir', type=cli.output_dir,
+                        help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: float16 AMP on a GPU, bfloat16 autocast on CPU')
     parser.add_argument('--compile', nargs='?', const='inductor', metavar='BACKEND',
@@ -29,7 +31,7 @@ def parse_args():
                         'compiler)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual total batch size')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+    parser.add_argument('--resume', nargs='?', type=cli.checkpoint_or('auto'), const='auto',
                         help='resume from CKPT, or without one from the latest checkpoint of '
                         'the work dir')
     parser.add_argument('--trust-checkpoint', action='store_true',
@@ -39,9 +41,15 @@ def parse_args():
                         help='override config settings, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=cli.nonnegative_int, default=0)
+    parser.add_argument('--check-args', action='store_true',
+                        help='check the arguments and the merged config, then exit (what '
+                        'tools/dist_train.sh does before it starts the processes)')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cli.check_config_arguments(parser, args.config, args.cfg_options, args.launcher)
+    if args.check_args:
+        parser.exit(0)
     return args
 
 

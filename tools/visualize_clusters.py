@@ -25,41 +25,65 @@ import cv2
 import numpy as np
 
 from mmcoc.apis import cluster_maps, load_model
+from mmcoc.utils import cli
 from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
                                  safe_name, select_site, tile_grid)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--image', help='any image file (RGB, gray, RGBA, 16-bit)')
-    parser.add_argument('--points', help='instead of --image: a point cloud, an h5 file in '
+    parser.add_argument('--image', type=cli.input_file('image file'),
+                        help='any image file (RGB, gray, RGBA, 16-bit)')
+    parser.add_argument('--points', type=cli.input_file('point cloud file'),
+                        help='instead of --image: a point cloud, an h5 file in '
                         "ScanObjectNN's layout or a .npy array [N, 3]")
-    parser.add_argument('--index', type=int, default=0, help='object of the --points h5 file')
-    parser.add_argument('--groups', type=int, default=8,
+    parser.add_argument('--index', type=cli.nonnegative_int, default=0,
+                        help='object of the --points h5 file')
+    parser.add_argument('--groups', type=cli.nonnegative_int, default=8,
                         help='--points: groups drawn (0: all)')
-    parser.add_argument('--config', required=True, help='a classification/detection/'
-                        'segmentation config with a clustering backbone')
-    parser.add_argument('--checkpoint', help='model or backbone weights (default: random init)')
-    parser.add_argument('--stage', type=int, default=0)
-    parser.add_argument('--block', type=int, default=0, help='block within the stage')
-    parser.add_argument('--head', type=int, default=0)
+    parser.add_argument('--config', required=True, type=cli.config_file,
+                        help='a classification/detection/segmentation config with a '
+                        'clustering backbone (a PointMLP_CoC config with --points)')
+    parser.add_argument('--checkpoint', type=cli.checkpoint_file,
+                        help='model or backbone weights (default: random init)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle the checkpoint in full (it can run code): only for a '
+                        'file you trust; mmcoc checkpoints never need it')
+    parser.add_argument('--stage', type=cli.nonnegative_int, default=0)
+    parser.add_argument('--block', type=cli.nonnegative_int, default=0,
+                        help='block within the stage')
+    parser.add_argument('--head', type=cli.nonnegative_int, default=0)
     parser.add_argument('--module', help='a clustering layer by module path instead of '
                         '--stage/--block (e.g. one between stages)')
     parser.add_argument('--all', action='store_true',
                         help='a labelled grid of every stage, block and head')
-    parser.add_argument('--size', type=int, default=224,
-                        help='longer side of the image the model sees, in pixels')
-    parser.add_argument('--display', type=int, default=512,
-                        help='longer side of a drawn map (of each tile with --all: a third)')
-    parser.add_argument('--alpha', type=float, default=0.5, help='overlay opacity, 0-1')
-    parser.add_argument('--out', default='work_dirs/cluster_maps')
+    parser.add_argument('--size', type=cli.int_range(32, unit='px'), default=224,
+                        help='longer side of the image the model sees, in pixels (at least 32; '
+                        f'at most what fits in memory at {cli.INFER_BYTES_PER_PIXEL} bytes a '
+                        'pixel)')
+    parser.add_argument('--display', type=cli.int_range(32, unit='px'), default=512,
+                        help='longer side of a drawn map (of each tile with --all: a third; at '
+                        f'least 32, at most what fits, about {cli.DRAW_BYTES_PER_PIXEL} bytes a '
+                        'pixel)')
+    parser.add_argument('--alpha', type=cli.float_range(0, 1), default=0.5,
+                        help='overlay opacity, 0-1')
+    parser.add_argument('--out', type=cli.output_dir, default='work_dirs/cluster_maps')
     args = parser.parse_args(argv)
     if (args.image is None) == (args.points is None):
         parser.error('give one of --image and --points')
-    if args.size < 32 or args.display < 32:
-        parser.error('--size and --display must be at least 32 pixels')
-    if not 0 <= args.alpha <= 1:
-        parser.error('--alpha is an opacity in [0, 1]')
+    if args.points is not None:
+        if cli.config_task(args.config) != 'points':
+            parser.error(f'--points needs a point-cloud config (PointMLP_CoC, e.g. '
+                         f'configs/pointcloud/pointmlp_coc_demo.py); {args.config} is an image '
+                         'model: give it an --image')
+        return args
+    if cli.config_task(args.config) == 'points':
+        parser.error(f'{args.config} is a point-cloud model: give it --points FILE (h5 or .npy), '
+                     'not --image')
+    cli.check_side(parser, '--size', args.size, cli.INFER_BYTES_PER_PIXEL, "the model's forward",
+                   224)
+    cli.check_side(parser, '--display', args.display, cli.DRAW_BYTES_PER_PIXEL, 'the drawn map',
+                   512)
     return args
 
 
@@ -70,9 +94,7 @@ def draw_one(maps, site, head, display, alpha):
 def main_points(args):
     """The point-cloud mode: one 3-D scatter of a PointMLP_CoC's clusters, as a PNG."""
     import torch
-    from mmpretrain.apis import get_model
 
-    from mmcoc.engine import adapt_to_machine, load_config
     from mmcoc.visualization.point_clusters import draw_point_clusters, record_point_clusters
     if args.points.endswith('.npy'):
         cloud = np.load(args.points)
@@ -83,14 +105,21 @@ def main_points(args):
                 sys.exit(f'error: --index {args.index}: {args.points} holds objects '
                          f'0-{len(f["data"]) - 1}')
             cloud = f['data'][args.index]
-    cfg = adapt_to_machine(load_config(args.config))
-    model = get_model(cfg, pretrained=args.checkpoint or False, device='cpu').eval()
+    try:
+        model = load_model(args.config, args.checkpoint, trust=args.trust_checkpoint,
+                           cluster_sites=False).model
+    except (ValueError, OSError, RuntimeError, KeyError) as err:
+        sys.exit(f'error: {err}')
     points = torch.from_numpy(np.asarray(cloud, np.float32)[:model.backbone.points])
     try:
         clusters = record_point_clusters(model.backbone, points, args.stage, args.block,
                                          args.head)
     except ValueError as err:
         sys.exit(f'error: {err}')
+    if args.groups > len(clusters.anchors):  # was drawn as all of them, silently
+        sys.exit(f'error: --groups {args.groups}: stage {args.stage} block {args.block} has '
+                 f'{len(clusters.anchors)} groups; give --groups 1-{len(clusters.anchors)} '
+                 '(0: all)')
     weights = osp.basename(args.checkpoint) if args.checkpoint else 'random init'
     fig, drawn = draw_point_clusters(clusters, args.groups or None)
     fig.suptitle(f'{osp.basename(args.config)} | {weights} | '
@@ -113,9 +142,9 @@ def main(argv=None):
     except ImageError as err:
         sys.exit(f'error: {err}')
     try:
-        loaded = load_model(args.config, args.checkpoint)
+        loaded = load_model(args.config, args.checkpoint, trust=args.trust_checkpoint)
         maps = cluster_maps(loaded, image, args.size)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError, KeyError) as err:
         # the reasons are written for a person (a strip too thin to see, a checkpoint of
         # another model, unreadable weights): no traceback
         sys.exit(f'error: {err}')

@@ -14,13 +14,14 @@ num_clusters = 10000
 data_preprocessor = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                          to_rgb=True)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # names an empty, truncated, undecodable or oversized image (on_error='skip' skips it)
+    dict(type='mmcoc.LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=224, backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
 extract_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mmcoc.LoadImageFromFile'),  # every image is needed: no on_error='skip'
     dict(type='ResizeEdge', scale=256, edge='short', backend='pillow'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),

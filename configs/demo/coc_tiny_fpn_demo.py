@@ -26,7 +26,8 @@ model = dict(
 dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo,
                img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # names an empty, truncated, undecodable or oversized image (on_error='skip' skips it)
+    dict(type='mmcoc.LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=image_scale, ratio_range=(0.75, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),

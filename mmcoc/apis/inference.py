@@ -15,7 +15,8 @@ import torch.nn as nn
 from mmengine.registry import DefaultScope
 
 from mmcoc.engine import adapt_to_machine, load_config
-from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.checkpoint import WEIGHT_KEYS, load_checkpoint_file, unwrap_state_dict
+from mmcoc.utils.weights_fit import check_fit, checked_load, load_weights
 from mmcoc.utils.inputs import check_finite_images
 from mmcoc.visualization import (ClusterMaps, ClusterSite, ImageError, find_cluster_sites,
                                  loader_layout, maps_from_inputs, resize_longer_side)
@@ -53,10 +54,17 @@ class LoadedModel:
     cache: Dict[str, object] = field(default_factory=dict, repr=False)
 
 
-def _holds_whole_model(checkpoint: str) -> bool:
-    state = load_checkpoint_file(checkpoint)
-    state = state.get('state_dict', state.get('model', state)) if isinstance(state, dict) else {}
-    return any(k.startswith(('backbone.', 'module.backbone.')) for k in state)
+def _holds_whole_model(checkpoint: Dict) -> bool:
+    return any(k.startswith('backbone.') for k in unwrap_state_dict(checkpoint, WEIGHT_KEYS))
+
+
+def _recorded_dataset_meta(checkpoint: Dict) -> Dict:
+    # as the tasks' APIs read it: meta['dataset_meta'] (lower-case keys), or the older CLASSES
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    if isinstance(meta.get('dataset_meta'), dict):
+        return {k.lower(): v for k, v in meta['dataset_meta'].items()}
+    return {'classes': meta['CLASSES']} if 'CLASSES' in meta else {}
 
 
 def _config_classes(cfg) -> Tuple[str, ...]:
@@ -79,48 +87,66 @@ def _config_classes(cfg) -> Tuple[str, ...]:
     return tuple(classes or ())
 
 
-def load_model(config: str, checkpoint: Optional[str] = None) -> LoadedModel:
+def load_model(config: str, checkpoint: Optional[str] = None, trust: bool = False,
+               cluster_sites: bool = True) -> LoadedModel:
     """Build ``config``'s model on the CPU with ``checkpoint`` loaded, or random weights.
 
-    A whole-model checkpoint (mmcoc training, converted releases: ``backbone.*`` keys) loads
-    through the task's API; a backbone-only one (the official releases) through the backbone's
-    own ``init_cfg`` loading, leaving the rest of the model random (said in ``weights``).
+    The model is built by its task's API at random init; the checkpoint is read once, by the
+    project's weights-only reader (``trust``: unpickle it in full, the tools'
+    ``--trust-checkpoint``), and loaded under the project's fit policy. A whole-model
+    checkpoint (mmcoc training, converted releases: ``backbone.*`` keys) must fit every part
+    of the model; a backbone-only one (the official releases) loads through the backbone's
+    own checkpoint filter, leaving the rest of the model random (said in ``weights``).
+    ``cluster_sites``: find the image clustering layers (a point-cloud model has none).
     """
-    if checkpoint is not None and not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     cfg = adapt_to_machine(load_config(config))
     scope = cfg.get('default_scope')
     if scope not in TASKS:
         raise ValueError(f'{config}: default_scope {scope!r} is none of {sorted(TASKS)}; '
                          'cluster maps need a classification, detection or segmentation config')
-    whole = checkpoint is not None and _holds_whole_model(checkpoint)
+    state = load_checkpoint_file(checkpoint, trust=trust) if checkpoint is not None else None
     if scope == 'mmpretrain':
         from mmpretrain.apis import get_model
-        model = get_model(cfg, pretrained=checkpoint if whole else False, device='cpu')
-        meta = model._dataset_meta
+        model = get_model(cfg, pretrained=False, device='cpu')
     elif scope == 'mmdet':
         from mmdet.apis import init_detector
-        model = init_detector(cfg, checkpoint if whole else None, device='cpu')
-        meta = model.dataset_meta
+        model = init_detector(cfg, None, device='cpu')
     else:
         from mmseg.apis import init_model
-        model = init_model(cfg, checkpoint if whole else None, device='cpu')
-        meta = getattr(model, 'dataset_meta', None) or {}
-    if checkpoint is None:
+        model = init_model(cfg, None, device='cpu')
+    whole = state is not None and _holds_whole_model(state)
+    classes: Tuple[str, ...] = ()
+    if state is None:
         weights = RANDOM_INIT
     elif whole:
+        check_fit(checkpoint, state, model, config=cfg.model)
+        with checked_load():
+            model.load_state_dict(unwrap_state_dict(state, WEIGHT_KEYS), strict=False)
+        meta = _recorded_dataset_meta(state)
+        if meta:
+            model.dataset_meta = {**(getattr(model, 'dataset_meta', None) or {}), **meta}
+            if scope == 'mmpretrain':
+                model._dataset_meta = model.dataset_meta  # what its inferencers read
+            classes = tuple(meta.get('classes') or ())
         weights = f'weights: {os.path.basename(checkpoint)}'
     else:
-        model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
-        model.backbone.init_weights()
+        backbone = getattr(model, 'backbone', None)
+        if not hasattr(backbone, 'checkpoint_filter'):
+            raise ValueError(
+                f'checkpoint {checkpoint!r} holds no whole model (no key starts with '
+                f"'backbone.'), and the {type(backbone).__name__} backbone of {config} takes "
+                "no backbone-only weights: give a checkpoint of this config's whole model")
+        init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
+        with checked_load():
+            load_weights(backbone, checkpoint, backbone.checkpoint_filter(init_cfg),
+                         loaded=state)
         weights = f'backbone weights: {os.path.basename(checkpoint)} (heads random)'
     # Without a whole-model checkpoint the APIs fall back to another dataset's classes
     # (mmdet: COCO's 80); the config's own are the ones the heads were built for.
-    classes = tuple(meta.get('classes') or ()) if whole else ()
     classes = classes or _config_classes(cfg)
     model.eval()
     return LoadedModel(model, TASKS[scope], config, checkpoint, weights, classes,
-                       find_cluster_sites(model))
+                       find_cluster_sites(model) if cluster_sites else [])
 
 
 def cluster_maps(loaded: LoadedModel, image_rgb: np.ndarray, size: int = 224) -> ClusterMaps:

@@ -26,6 +26,58 @@ def h5_path(data_root: str, split: str) -> str:
     return osp.join(data_root, 'main_split', f'{split}_objectdataset_augmentedrot_scale75.h5')
 
 
+FIX = ("Download ScanObjectNN's h5_files again, or write a synthetic set with "
+       'tools/generate_pointcloud_data.py --force')
+
+
+def _refuse(path: str, problem: str) -> ValueError:
+    return ValueError(f'{path} {problem}: it is not a ScanObjectNN file (data [objects, points, '
+                      f'3] float, label [objects] integer class indices). {FIX}')
+
+
+def read_objects(f, path: str, num_points: int):
+    """The first ``num_points`` points of every object (``[objects, num_points, 3]`` float32)
+    and the labels (``[objects]`` int64) of an open h5 file, or a ``ValueError`` naming the
+    file and what is wrong: no objects, other shapes or counts, labels that are not integers
+    (strings, 6.7), points that are NaN or Inf. Nothing is truncated or cast silently."""
+    import h5py
+    found = {key: f[key] for key in ('data', 'label') if key in f}
+    if len(found) < 2 or not all(isinstance(v, h5py.Dataset) for v in found.values()):
+        raise _refuse(path, f'holds {sorted(f)}, not the datasets "data" and "label"')
+    data, labels = found['data'], found['label']
+    if labels.dtype.kind not in 'iuf':
+        raise _refuse(path, f'has labels of dtype {labels.dtype} (strings or other '
+                      'non-numbers), not class indices')
+    if data.dtype.kind not in 'iuf':
+        raise _refuse(path, f'has points of dtype {data.dtype}, not numbers')
+    if data.ndim != 3 or data.shape[2] != 3:
+        raise _refuse(path, f'has data of shape {data.shape}, not [objects, points, 3]')
+    if labels.ndim not in (1, 2) or labels.ndim == 2 and labels.shape[1] != 1:
+        raise _refuse(path, f'has labels of shape {labels.shape}, not [objects]')
+    if data.shape[0] != labels.shape[0]:
+        raise _refuse(path, f'holds {data.shape[0]} objects but {labels.shape[0]} labels')
+    if data.shape[0] == 0:
+        raise _refuse(path, 'holds no objects')
+    if data.shape[1] < num_points:
+        raise ValueError(f'{path} has {data.shape[1]} points per object, fewer than '
+                         f'num_points={num_points}. Lower num_points, or use the h5 files of '
+                         'the release (2048 points per object)')
+    label = labels[:].reshape(-1)
+    if label.dtype.kind == 'f':
+        wrong = ~np.isfinite(label) | (label != np.round(label))
+        if wrong.any():
+            index = int(np.flatnonzero(wrong)[0])
+            raise _refuse(path, f'has labels that are not whole numbers ({int(wrong.sum())} '
+                          f'of {len(label)}; the first: object {index}, {float(label[index])})')
+    label = label.astype(np.int64)
+    points = data[:, :num_points].astype(np.float32)
+    if not np.isfinite(points).all():
+        bad = ~np.isfinite(points).all(axis=(1, 2))
+        raise _refuse(path, f'has NaN or Inf points ({int(bad.sum())} of {len(bad)} objects; '
+                      f'the first: object {int(np.flatnonzero(bad)[0])})')
+    return points, label
+
+
 @DATASETS.register_module()
 class ScanObjectNN(BaseDataset):
     """Objects of one split of ScanObjectNN (or a set written in its layout).
@@ -57,21 +109,19 @@ class ScanObjectNN(BaseDataset):
             raise FileNotFoundError(
                 f'{self.ann_file} not found: put ScanObjectNN\'s h5_files under data_root '
                 '(or write the synthetic set with tools/generate_pointcloud_data.py)')
-        with h5py.File(self.ann_file, 'r') as f:
-            if 'data' not in f or 'label' not in f:
-                raise KeyError(f'{self.ann_file} holds {sorted(f)}, not "data" and "label"')
-            data, label = f['data'], f['label'][:].astype(np.int64).reshape(-1)
-            if data.ndim != 3 or data.shape[2] != 3 or data.shape[0] != len(label):
-                raise ValueError(f'{self.ann_file}: data {data.shape} and label '
-                                 f'{label.shape} are not [objects, points, 3] and [objects]')
-            if data.shape[1] < self.num_points:
-                raise ValueError(f'{self.ann_file} has {data.shape[1]} points per object, '
-                                 f'fewer than num_points={self.num_points}')
-            points = data[:, :self.num_points].astype(np.float32)
+        path = self.ann_file
+        try:
+            with h5py.File(path, 'r') as f:
+                points, label = read_objects(f, path, self.num_points)
+        except OSError as err:  # h5py: a cut-off file, not HDF5, chunks that cannot be read
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise OSError(f'{path} is truncated or not an HDF5 file ({reason}). {FIX}') from None
         classes = len(self.metainfo['classes'])
-        if len(label) and not 0 <= label.min() <= label.max() < classes:
-            raise ValueError(f'{self.ann_file}: labels {label.min()}..{label.max()} do not fit '
-                             f'the {classes} classes')
+        if not 0 <= label.min() <= label.max() < classes:
+            raise ValueError(f'{path}: labels {label.min()}..{label.max()} do not fit the '
+                             f'{classes} classes. Pass the set\'s classes as '
+                             'metainfo=dict(classes=[...]) (a synthetic set lists them in its '
+                             'shape_names.txt), or use the file of this class list')
         return [dict(points=points[i], gt_label=int(label[i]), sample_idx=i)
                 for i in range(len(label))]
 

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from mmcoc.utils import cli
 from mmcoc.apis import LoadedModel, check_image, cluster_maps, load_model, predict
 from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
                                  select_site)
@@ -79,8 +80,9 @@ class ModelCache:
     """Loaded models by (config, checkpoint, its modification time), the last ``size`` used."""
 
     def __init__(self, size: int = 2, configs: Optional[Dict[str, str]] = None,
-                 checkpoints: Optional[Dict[str, str]] = None):
+                 checkpoints: Optional[Dict[str, str]] = None, trust: bool = False):
         self.size, self.models, self.lock = size, OrderedDict(), threading.Lock()
+        self.trust = trust  # unpickle the offered checkpoints in full (--trust-checkpoint)
         self.loads = 0  # how many times a model was built (the tests check reuse)
         # the page's names -> the files: the page sends names only, so it never sees a
         # server path and cannot ask for a file that is not offered
@@ -100,7 +102,7 @@ class ModelCache:
         key = (config, checkpoint, osp.getmtime(checkpoint) if checkpoint else None)
         with self.lock:
             if key not in self.models:
-                self.models[key] = load_model(config, checkpoint)
+                self.models[key] = load_model(config, checkpoint, trust=self.trust)
                 self.loads += 1
                 while len(self.models) > self.size:
                     self.models.popitem(last=False)
@@ -187,17 +189,29 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='Context-cluster maps in the browser')
     parser.add_argument('--checkpoints', default='checkpoints', help='folder of weight files')
     parser.add_argument('--configs', default=osp.join(ROOT, 'configs'), help='folder of configs')
-    parser.add_argument('--config', action='append', help='offer only these configs')
+    parser.add_argument('--config', action='append', type=cli.config_file,
+                        help='offer only these configs')
     parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=7860)
+    parser.add_argument('--port', type=cli.int_range(0, 65535), default=7860,
+                        help='TCP port (0: any free one)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle the offered checkpoints in full (it can run code): only '
+                        'for a folder of files you trust; mmcoc checkpoints never need it')
     args = parser.parse_args(argv)
+    for option, folder in (('--checkpoints', args.checkpoints), ('--configs', args.configs)):
+        if osp.exists(folder) and not osp.isdir(folder):
+            parser.error(f'{option} {folder!r} is a file: give a folder')
+    if args.config is None and not osp.isdir(args.configs):
+        parser.error(f'--configs {args.configs!r} does not exist: give the folder of the '
+                     'configs (default: the repository\'s configs/) or --config FILE')
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no calls home
     try:
         import gradio as gr
     except ImportError:
         raise SystemExit('the web demo needs Gradio: pip install -e .[demo]') from None
     configs = args.config or find_configs(args.configs)
-    app = build_app(configs, find_checkpoints(args.checkpoints), config_root=args.configs,
+    app = build_app(configs, find_checkpoints(args.checkpoints),
+                    cache=ModelCache(trust=args.trust_checkpoint), config_root=args.configs,
                     checkpoint_root=args.checkpoints)
     # system fonts: the page fetches nothing from the internet
     theme = gr.themes.Default(font=['sans-serif'], font_mono=['monospace'])

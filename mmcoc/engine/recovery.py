@@ -36,7 +36,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmcoc.registry import HOOKS, LOOPS
-from mmcoc.utils.checkpoint import MIN_COVERAGE, check_fit, from_plain, to_plain
+from mmcoc.utils.checkpoint import from_plain, to_plain
+from mmcoc.utils.weights_fit import check_fit
 from mmcoc.utils.fileio import ATOMIC_BACKEND
 
 _LOOP_TYPES = {'EpochBasedTrainLoop': 'mmcoc.ResumableEpochBasedTrainLoop',
@@ -213,19 +214,16 @@ class AtomicCheckpointHook(CheckpointHook):
 @HOOKS.register_module()
 class CheckpointFitHook(Hook):
     """Stops ``load_from`` / ``--resume`` with a checkpoint that does not fit the model (mmengine
-    warns and runs on with random weights where they differ): a backbone's bare state dict,
-    one covering less than ``min_coverage`` of the model's tensors (another architecture; the
-    counts and the first missing and unexpected keys are named), or one tensor of another shape
-    (named, with both shapes)."""
+    warns and runs on with random weights where they differ), under the one fit policy of
+    ``mmcoc.utils.weights_fit``: per part of the model (backbone, neck, heads), counted in
+    parameters; a backbone's bare state dict, tensors of another shape or of an integer dtype,
+    and the architecture the checkpoint's recorded config names where it differs."""
     priority = 'VERY_HIGH'
-
-    def __init__(self, min_coverage: float = MIN_COVERAGE):
-        self.min_coverage = min_coverage
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         source = getattr(runner, '_loading', None) or 'being loaded'
-        check_fit(source, checkpoint, model, self.min_coverage)
+        check_fit(source, checkpoint, model, config=runner.cfg.get('model'))
 
 
 @HOOKS.register_module()
@@ -255,8 +253,9 @@ def _bare_type(cfg) -> str:
 
 def make_recoverable(cfg):
     """Switch a config's train loop and checkpoint hook to the resumable ones and add
-    ``PlainCheckpointHook``, ``CheckpointFitHook`` and ``FiniteInputsHook`` (in place). Loops
-    and hooks of other types (a custom loop, a custom checkpoint hook) are left alone.
+    ``PlainCheckpointHook``, ``CheckpointFitHook``, ``FiniteInputsHook``, ``FiniteLossHook``
+    and ``WorkDirLockHook`` (in place). Loops and hooks of other types (a custom loop, a custom checkpoint hook) are
+    left alone.
     """
     train_cfg = cfg.get('train_cfg')
     if train_cfg:
@@ -271,7 +270,8 @@ def make_recoverable(cfg):
         checkpoint['type'] = 'mmcoc.AtomicCheckpointHook'
         checkpoint.pop('_scope_', None)
     hooks = list(cfg.get('custom_hooks') or [])
-    for name in ('PlainCheckpointHook', 'CheckpointFitHook', 'FiniteInputsHook'):
+    for name in ('PlainCheckpointHook', 'CheckpointFitHook', 'FiniteInputsHook', 'FiniteLossHook',
+                 'WorkDirLockHook'):
         if not any(_bare_type(hook) == name for hook in hooks):
             hooks.append(dict(type=f'mmcoc.{name}'))
     cfg.custom_hooks = hooks

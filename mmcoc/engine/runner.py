@@ -14,24 +14,38 @@ through ``configs/_base_/mmcoc_runtime.py``), so mmdet's, mmseg's and mmpretrain
 - a data loader whose dataset files are missing stops before it is built, naming the missing
   path and the guide that says where the data goes;
 - data-loader worker processes die with the process that started them (Linux), also when it is
-  killed with SIGKILL and the workers are persistent.
+  killed with SIGKILL and the workers are persistent;
+- one training per work dir (``mmcoc.WorkDirLockHook``); an auto resume with nothing to resume
+  says so and trains from scratch, and one whose ``last_checkpoint`` names a missing file
+  resumes from the newest intact checkpoint there (``find_resume_checkpoint``);
+- the process group is destroyed at exit, before the interpreter shuts down.
 """
 import copy
 import ctypes
 import functools
+import glob
+import logging
+import os
 import os.path as osp
+import re
 import signal
 import sys
+import zipfile
+from typing import Optional
 
+import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mmcoc.registry import RUNNERS
 from mmcoc.utils.checkpoint import load_checkpoint_file
+from .hooks import WorkDirLockHook
 from .recovery import make_recoverable
-from .runtime import adapt_to_machine, init_distributed
+from .runtime import adapt_to_machine, destroy_process_group_at_exit, init_distributed
 
 
 @RUNNERS.register_module()
@@ -48,7 +62,29 @@ class RecoverableRunner(Runner):
         init_distributed(launcher)
         runner = super().from_cfg(cfg)
         runner.trust_checkpoint = trust
+        if dist.is_available() and dist.is_initialized():  # ours, or mmengine's (GPUs)
+            destroy_process_group_at_exit()
         return runner
+
+    def train(self):
+        try:
+            return super().train()
+        finally:  # also when training fails
+            for hook in self._hooks:
+                if isinstance(hook, WorkDirLockHook):
+                    hook.release()
+
+    def load_or_resume(self):
+        if self._resume and self._load_from is None and not self._has_loaded:
+            found = find_resume_checkpoint(self.work_dir)
+            if found is None:
+                self.logger.info(f'auto resume: nothing to resume in {self.work_dir} (no '
+                                 'checkpoint there): training from scratch')
+                self._resume = False
+            else:
+                self.logger.info(f'auto resume from {found}')
+                self._load_from = found
+        super().load_or_resume()
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
@@ -72,6 +108,57 @@ class RecoverableRunner(Runner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+_STEP_CHECKPOINT = re.compile(r'^(epoch|iter)_\d+\.pth$')
+
+
+def _intact(path: str) -> bool:
+    """A torch (zip) checkpoint whose every member reads back with its checksum."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, EOFError, zipfile.BadZipFile):
+        return False
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """What an auto resume (``--resume`` without a file) continues from: the checkpoint
+    ``last_checkpoint`` names; where that file is missing, or there is no ``last_checkpoint``
+    beside step checkpoints (``epoch_N.pth``, ``iter_N.pth``), the newest intact one of those (a
+    warning names it). None where there is neither: nothing to resume. Stops (``SystemExit``,
+    naming the files there) where ``last_checkpoint`` names a missing file and no intact
+    checkpoint is left."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = None
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if '://' in named or osp.isfile(named):
+            return named
+    folders = list(dict.fromkeys(d for d in (osp.dirname(named or ''), work_dir)
+                                 if d and osp.isdir(d)))
+    found = sorted((p for d in folders for p in glob.glob(osp.join(glob.escape(d), '*.pth'))
+                    if _STEP_CHECKPOINT.match(osp.basename(p)) and osp.isfile(p)),
+                   key=osp.getmtime, reverse=True)
+    problem = (f'last_checkpoint names {named}, which does not exist' if named else
+               f'{work_dir} has no last_checkpoint')
+    broken = []
+    for path in found:
+        if _intact(path):
+            skipped = f' ({len(broken)} newer ones are not intact: {", ".join(broken)})'
+            print_log(f'{problem}: resuming from {path}, the newest intact checkpoint there'
+                      f'{skipped if broken else ""}', logger='current', level=logging.WARNING)
+            return path
+        broken.append(osp.basename(path))
+    if named is None and not broken:
+        return None
+    there = sorted(f for d in folders for f in os.listdir(d))
+    listing = ', '.join(there[:20]) + (f' and {len(there) - 20} more' if len(there) > 20 else '')
+    message = (f'nothing to resume: {problem}, and no checkpoint in {" or ".join(folders)} is '
+               f'intact (there: {listing or "nothing"}). Resume from a file with --resume FILE, '
+               'or train from scratch without --resume')
+    raise SystemExit(message if is_main_process() else 1)
 
 
 # Where each kind of dataset goes (the guide's section on data), for the missing-data message.

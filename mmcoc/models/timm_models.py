@@ -17,6 +17,8 @@ from .backbones.context_cluster import NUM_STAGES, ContextCluster
 from .backbones.fec import FEC
 from .backbones.secvit import NUM_STAGES as SECVIT_STAGES
 from .backbones.secvit import SecViT
+from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.weights_fit import check_fit
 from .necks import CLASSIFIER_DIM, classifier_layers
 from .weight_layouts.context_cluster import checkpoint_filter_fn
 from .weight_layouts.secvit import checkpoint_filter_fn as secvit_filter_fn
@@ -269,85 +271,128 @@ def _feature_cfg(kwargs: Dict) -> Dict:
     return {**FEATURE_CFG, **(kwargs.pop('feature_cfg', None) or {})}
 
 
-def _create(arch, pretrained, **kwargs):
-    return build_model_with_cfg(ContextClusterClassifier, f'coc_{arch}', pretrained,
-                                pretrained_filter_fn=checkpoint_filter_fn, arch=arch,
-                                feature_cfg=_feature_cfg(kwargs), **kwargs)
+def _pretrained_source(pretrained_cfg, overlay: Dict) -> Optional[str]:
+    for cfg in (overlay, pretrained_cfg):
+        cfg = cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg
+        if isinstance(cfg, dict) and (cfg.get('file') or cfg.get('url')):
+            return cfg.get('file') or cfg.get('url')
+    return None
+
+
+def _create(model_cls, name: str, arch: str, filter_fn, pretrained: bool, **kwargs):
+    """A timm model. ``pretrained``: the weights that ``pretrained_cfg_overlay=dict(file=...)``
+    (or ``url``) names, read by mmcoc's weights-only reader (timm would unpickle official
+    releases' ``argparse.Namespace`` only with torch's plain loader) and mapped by
+    ``filter_fn`` under mmcoc's fit policy; timm then adapts the classifier and input conv."""
+    source = None
+    if pretrained:
+        overlay = dict(kwargs.pop('pretrained_cfg_overlay', None) or {})
+        if overlay.get('state_dict') is None:
+            source = _pretrained_source(kwargs.get('pretrained_cfg'), overlay)
+            if source is None:
+                raise ValueError(
+                    f'{name}: no weights are published under this name for timm to fetch; '
+                    "give them: timm.create_model(..., pretrained=True, pretrained_cfg_overlay="
+                    "dict(file='coc_small.pth.tar')) (an official release or mmcoc checkpoint)")
+            overlay.update(state_dict=load_checkpoint_file(source), file=None, url=None)
+            filter_fn = _fitted(filter_fn, source)
+        kwargs['pretrained_cfg_overlay'] = overlay
+    model = build_model_with_cfg(model_cls, name, pretrained, pretrained_filter_fn=filter_fn,
+                                 arch=arch, feature_cfg=_feature_cfg(kwargs), **kwargs)
+    for module in model.modules():  # the model would keep the whole checkpoint alive
+        cfg = getattr(module, 'pretrained_cfg', None)
+        if isinstance(cfg, dict) and cfg.get('state_dict') is not None:
+            cfg.update(state_dict=None, file=source)
+    return model
+
+
+def _fitted(filter_fn, source: str):
+    def filter_and_check(state_dict, model):
+        state_dict = filter_fn(state_dict, model)
+        # timm replaces a classifier of another size itself
+        check_fit(source, state_dict, model, whole=False, ignore=('head.',),
+                  fix='The weights are of another architecture or variant: create the timm '
+                      'model of their family and variant.')
+        return state_dict
+    return filter_and_check
 
 
 @register_model
 def coc_tiny(pretrained=False, **kwargs):
-    return _create('tiny', pretrained, **kwargs)
+    return _create(ContextClusterClassifier, 'coc_tiny', 'tiny', checkpoint_filter_fn,
+                   pretrained, **kwargs)
 
 
 @register_model
 def coc_tiny_plain(pretrained=False, **kwargs):
-    return _create('tiny_plain', pretrained, **kwargs)
+    return _create(ContextClusterClassifier, 'coc_tiny_plain', 'tiny_plain', checkpoint_filter_fn,
+                   pretrained, **kwargs)
 
 
 @register_model
 def coc_small(pretrained=False, **kwargs):
-    return _create('small', pretrained, **kwargs)
+    return _create(ContextClusterClassifier, 'coc_small', 'small', checkpoint_filter_fn,
+                   pretrained, **kwargs)
 
 
 @register_model
 def coc_medium(pretrained=False, **kwargs):
-    return _create('medium', pretrained, **kwargs)
+    return _create(ContextClusterClassifier, 'coc_medium', 'medium', checkpoint_filter_fn,
+                   pretrained, **kwargs)
 
 
 @register_model
 def coc_base_dim64(pretrained=False, **kwargs):
-    return _create('base_dim64', pretrained, **kwargs)
+    return _create(ContextClusterClassifier, 'coc_base_dim64', 'base_dim64', checkpoint_filter_fn,
+                   pretrained, **kwargs)
 
 
 @register_model
 def coc_base_dim96(pretrained=False, **kwargs):
-    return _create('base_dim96', pretrained, **kwargs)
+    return _create(ContextClusterClassifier, 'coc_base_dim96', 'base_dim96', checkpoint_filter_fn,
+                   pretrained, **kwargs)
 
 
-def _create_fec(arch, pretrained, **kwargs):
-    # official FEC weights share CoC's key layout, hence CoC's filter
-    return build_model_with_cfg(FECClassifier, f'fec_{arch}', pretrained,
-                                pretrained_filter_fn=checkpoint_filter_fn, arch=arch,
-                                feature_cfg=_feature_cfg(kwargs), **kwargs)
+# official FEC weights share CoC's key layout, hence CoC's filter
 
 
 @register_model
 def fec_small(pretrained=False, **kwargs):
-    return _create_fec('small', pretrained, **kwargs)
+    return _create(FECClassifier, 'fec_small', 'small', checkpoint_filter_fn, pretrained,
+                   **kwargs)
 
 
 @register_model
 def fec_base(pretrained=False, **kwargs):
-    return _create_fec('base', pretrained, **kwargs)
+    return _create(FECClassifier, 'fec_base', 'base', checkpoint_filter_fn, pretrained,
+                   **kwargs)
 
 
 @register_model
 def fec_large(pretrained=False, **kwargs):
-    return _create_fec('large', pretrained, **kwargs)
-
-
-def _create_secvit(arch, pretrained, **kwargs):
-    return build_model_with_cfg(SecViTClassifier, f'secvit_{arch}', pretrained,
-                                pretrained_filter_fn=secvit_filter_fn, arch=arch,
-                                feature_cfg=_feature_cfg(kwargs), **kwargs)
+    return _create(FECClassifier, 'fec_large', 'large', checkpoint_filter_fn, pretrained,
+                   **kwargs)
 
 
 @register_model
 def secvit_t(pretrained=False, **kwargs):
-    return _create_secvit('t', pretrained, **kwargs)
+    return _create(SecViTClassifier, 'secvit_t', 't', secvit_filter_fn, pretrained,
+                   **kwargs)
 
 
 @register_model
 def secvit_s(pretrained=False, **kwargs):
-    return _create_secvit('s', pretrained, **kwargs)
+    return _create(SecViTClassifier, 'secvit_s', 's', secvit_filter_fn, pretrained,
+                   **kwargs)
 
 
 @register_model
 def secvit_b(pretrained=False, **kwargs):
-    return _create_secvit('b', pretrained, **kwargs)
+    return _create(SecViTClassifier, 'secvit_b', 'b', secvit_filter_fn, pretrained,
+                   **kwargs)
 
 
 @register_model
 def secvit_l(pretrained=False, **kwargs):
-    return _create_secvit('l', pretrained, **kwargs)
+    return _create(SecViTClassifier, 'secvit_l', 'l', secvit_filter_fn, pretrained,
+                   **kwargs)

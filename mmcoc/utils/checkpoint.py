@@ -1,16 +1,17 @@
-"""Reading checkpoints safely and loading them into a model without silent mismatches."""
+"""Reading checkpoints safely: one weights-only reader for every source of weights."""
 import argparse
 import inspect
-import logging
+import io
 import os
+import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional, Union
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
-import torch.nn as nn
 from mmengine.logging import HistoryBuffer, print_log
 
 # Plain data containers that weights-only loading may rebuild: timm's training script stores
@@ -22,51 +23,165 @@ SAFE_GLOBALS = [argparse.Namespace, np.ndarray, np.dtype,
 
 TRUST_ENV = 'MMCOC_TRUST_CHECKPOINTS'
 CONVERT_COMMAND = 'python tools/model_converters/weights_only.py {path} {path}.weights_only.pth'
+# Modules whose functions run commands or code, or reach any other function: a pickle naming
+# one of them is a program, not a checkpoint, and no advice to trust it is given.
+CODE_MODULES = frozenset({
+    'os', 'posix', 'nt', 'subprocess', 'builtins', '__builtin__', 'sys', 'shutil', 'socket',
+    'pty', 'runpy', 'importlib', 'code', 'codeop', 'pickle', '_pickle', 'marshal', 'ctypes',
+    'multiprocessing', 'webbrowser', 'pdb', 'bdb', 'timeit', 'operator', 'functools', 'types',
+    'commands', 'platform', 'signal', 'threading', '_thread', 'asyncio', 'shlex', 'glob',
+    'tempfile', 'pathlib', 'io', '_io', 'urllib', 'http', 'ftplib', 'smtplib', 'telnetlib',
+    'torch.hub', 'torch.jit', 'torch._dynamo', 'torch.utils.cpp_extension', 'numpy.f2py',
+    'numpy.testing', 'numpy.distutils', 'distutils', 'setuptools', 'pip', 'site', 'inspect',
+})
+# mmengine's prefixes that name a model of an index rather than a file
+_INDEXED_PREFIXES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://',
+                     'mmcls://')
 
 
 def _trusted(trust: Optional[bool]) -> bool:
     return bool(trust) or os.environ.get(TRUST_ENV) == '1'
 
 
-def _looks_like_torch_file(path: str) -> bool:
+def _looks_like_torch_file(head: bytes) -> bool:
     # torch.save writes a zip archive (torch >= 1.6; its first local header starts the file,
     # also when the file is cut short) or, in the legacy format, a pickle starting with the
     # protocol opcode 0x80
-    with open(path, 'rb') as f:
-        head = f.read(4)
-    return head == b'PK\x03\x04' or head[:1] == b'\x80'
+    return head[:4] == b'PK\x03\x04' or head[:1] == b'\x80'
 
 
-def _read_checkpoint_file(path: str, map_location, trust: Optional[bool]) -> Dict:
-    """``load_checkpoint_file`` before the check of its values."""
-    if '://' in path:
-        from mmengine.runner import CheckpointLoader
-        return CheckpointLoader.load_checkpoint(path, map_location=map_location)
-    if not os.path.isfile(path):
+def _runs_code(name: str) -> bool:
+    module = name.rsplit('.', 1)[0] if '.' in name else name
+    return any(module == m or module.startswith(m + '.') for m in CODE_MODULES)
+
+
+def refusal_message(source: str, global_name: Optional[str], detail: str = '') -> str:
+    """Why weights-only loading refused ``source`` and what is safe to do about it."""
+    if global_name is None:
+        return (f'checkpoint {source!r} holds pickled Python objects ({detail}), which '
+                'weights-only loading refuses: unpickling it could run any code. '
+                + _TRUST_ADVICE.format(path=source))
+    if _runs_code(global_name):
+        return (f'checkpoint {source!r} holds a pickled {global_name}, which weights-only '
+                'loading refuses: a function that runs commands or code when the file is '
+                'unpickled, so the file is a program rather than a checkpoint. Do not load it: '
+                f'--trust-checkpoint, {TRUST_ENV}=1 and tools/model_converters/weights_only.py '
+                f'would all unpickle it in full and run {global_name}. Get the weights from '
+                'their publisher again.')
+    return (f'checkpoint {source!r} holds a pickled {global_name}, which weights-only loading '
+            'refuses: unpickling it runs whatever that class does when it is rebuilt. '
+            + _TRUST_ADVICE.format(path=source))
+
+
+_TRUST_ADVICE = (
+    'Only if you trust where the file came from: pass --trust-checkpoint to the mmcoc tool '
+    f'you ran (or set {TRUST_ENV}=1) to unpickle it in full, or rewrite it once as plain '
+    'weights (this unpickles it in full too): ' + CONVERT_COMMAND)
+
+
+def _torch_load(source: str, stream: Union[str, io.BytesIO], map_location,
+                trust: Optional[bool]) -> Dict:
+    """``torch.load`` of ``stream`` weights-only (in full only when trusted)."""
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(stream, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if _trusted(trust):
+            if isinstance(stream, io.BytesIO):
+                stream.seek(0)
+            return torch.load(stream, map_location=map_location, weights_only=False)
+        found = re.search(r'GLOBAL (\S+)', str(err))
+        raise RuntimeError(refusal_message(
+            source, found.group(1) if found else None, str(err).splitlines()[0])) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise RuntimeError(f'checkpoint {source!r} is truncated or not a PyTorch checkpoint '
+                           f'({err}). Download or copy it again.') from err
+
+
+def _check_torch_head(source: str, head: bytes):
+    if not _looks_like_torch_file(head):
+        raise RuntimeError(f'{source!r} is not a PyTorch checkpoint (neither a torch.save zip '
+                           'archive nor a pickle). Check the path, or download the file again.')
+
+
+def _read_local(path: str, map_location, trust: Optional[bool]) -> Dict:
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'checkpoint {path!r} is a folder, not a file: give one checkpoint in it (a run '
+            "keeps its latest in the work dir's last_checkpoint, e.g. epoch_12.pth)")
+    if not osp.isfile(path):
         raise FileNotFoundError(
             f'checkpoint {path!r} does not exist. Put the file there or change the path (mmcoc '
             'configs set their ImageNet weights in configs/_base_/pretrained.py); official '
             'Context-Cluster, FEC and SecViT releases load as they are, with no conversion.')
-    if not _looks_like_torch_file(path):
-        raise RuntimeError(f'{path!r} is not a PyTorch checkpoint (neither a torch.save zip '
-                           'archive nor a pickle). Check the path, or download the file again.')
-    try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        if _trusted(trust):
-            return torch.load(path, map_location=map_location, weights_only=False)
-        found = re.search(r'GLOBAL (\S+)', str(err))
-        what = (f'a pickled {found.group(1)}' if found else
-                f'pickled Python objects ({str(err).splitlines()[0]})')
-        raise RuntimeError(
-            f'checkpoint {path!r} holds {what}, which weights-only loading refuses: unpickling '
-            'it could run any code. If you trust this file, pass --trust-checkpoint to the tool '
-            f'(or set {TRUST_ENV}=1) once, or rewrite it weights-only for good: '
-            + CONVERT_COMMAND.format(path=path)) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
-        raise RuntimeError(f'checkpoint {path!r} is truncated or not a PyTorch checkpoint '
-                           f'({err}). Download or copy it again.') from err
+    with open(path, 'rb') as f:
+        _check_torch_head(path, f.read(4))
+    return _torch_load(path, path, map_location, trust)
+
+
+def resolve_url(name: str) -> str:
+    """The http(s) address (or local file) an mmengine model-index prefix stands for
+    (``torchvision://resnet50``, ``open-mmlab://...``, ``mmcls://...``); other names as they
+    are."""
+    from mmengine.runner.checkpoint import (get_external_models, get_mmcls_models,
+                                            get_torchvision_models)
+    indexes = {'torchvision://': get_torchvision_models, 'modelzoo://': get_torchvision_models,
+               'open-mmlab://': get_external_models, 'openmmlab://': get_external_models,
+               'mmcls://': get_mmcls_models}
+    for prefix, index in indexes.items():
+        if name.startswith(prefix):
+            urls = index()
+            key = name[len(prefix):]
+            if key not in urls:
+                raise KeyError(f'{name!r}: mmengine knows no model {key!r} under {prefix}; '
+                               'give the URL or a local file instead')
+            url = urls[key]
+            if url.startswith(('http://', 'https://')):
+                return url
+            home = os.environ.get('MMENGINE_HOME', osp.join(
+                os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'mmengine'))
+            return osp.join(home, url)
+    return name
+
+
+def download_to_cache(url: str) -> str:
+    """``url`` downloaded once into torch's hub cache (``<hub dir>/checkpoints``, the cache
+    mmengine's and timm's loaders share); its local path. Only the main process downloads
+    under ``torch.distributed``; the others wait for it."""
+    from mmengine.dist import barrier, get_dist_info
+    cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.isfile(cached):
+        os.makedirs(osp.dirname(cached), exist_ok=True)
+        print_log(f'downloading {url} to {cached}', logger='current')
+        torch.hub.download_url_to_file(url, cached, progress=False)
+    if world_size > 1:
+        barrier()
+    return cached
+
+
+def _read_remote(name: str, map_location, trust: Optional[bool]) -> Dict:
+    url = resolve_url(name)
+    if url.startswith(('http://', 'https://')):
+        checkpoint = _read_local(download_to_cache(url), map_location, trust)
+    elif '://' not in url:  # an index entry naming a file in mmengine's home
+        checkpoint = _read_local(url, map_location, trust)
+    else:
+        from mmengine.fileio import get
+        try:
+            data = get(url)
+        except Exception as err:  # no backend for the scheme, or it failed
+            raise RuntimeError(
+                f'checkpoint {name!r} cannot be read here ({type(err).__name__}: {err}). '
+                'Download the file and give its local path.') from err
+        _check_torch_head(name, data[:4])
+        checkpoint = _torch_load(name, io.BytesIO(data), map_location, trust)
+    if name.startswith('mmcls://') and isinstance(checkpoint, dict):
+        # mmcls's classifiers as backbones: their backbone's weights, without the prefix
+        weights = checkpoint.get('state_dict', checkpoint)
+        checkpoint = dict(state_dict={k[len('backbone.'):]: v for k, v in weights.items()
+                                      if k.startswith('backbone.')})
+    return checkpoint
 
 
 # The containers a checkpoint keeps its weights in: mmengine and mmcoc runs ('state_dict'),
@@ -82,8 +197,24 @@ def weight_dicts(checkpoint) -> List[Dict]:
     return found or [checkpoint]
 
 
+def _non_finite(tree, path: str = ''):
+    """The path of the first floating tensor in a nested dict/list that holds NaN or Inf."""
+    if isinstance(tree, torch.Tensor):
+        if tree.is_floating_point() and not bool(torch.isfinite(tree).all()):
+            return path or 'the top level'
+        return None
+    items = tree.items() if isinstance(tree, dict) else \
+        enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    for key, value in items:
+        found = _non_finite(value, f'{path}[{key!r}]')
+        if found:
+            return found
+    return None
+
+
 def check_finite(source: str, checkpoint) -> None:
-    """Raise naming the first floating tensor of the weights that holds NaN or Inf."""
+    """Raise naming the first floating tensor of the weights, or of the optimizer state, that
+    holds NaN or Inf."""
     for weights in weight_dicts(checkpoint):
         for key, value in weights.items():
             if (isinstance(value, torch.Tensor) and value.is_floating_point()
@@ -93,20 +224,34 @@ def check_finite(source: str, checkpoint) -> None:
                     'tensor): the training that wrote it diverged. Use an earlier checkpoint '
                     'of that run, or train again with a lower learning rate or gradient '
                     'clipping.')
+    optimizer = checkpoint.get('optimizer') if isinstance(checkpoint, dict) else None
+    where = _non_finite(optimizer) if optimizer is not None else None
+    if where:
+        raise ValueError(
+            f'checkpoint {source!r} holds NaN or Inf values in its optimizer state '
+            f"(optimizer{where}): resuming would train on them. Resume from an earlier "
+            'checkpoint of that run, or start from these weights with a fresh optimizer: '
+            f'--cfg-options load_from={source} resume=False')
 
 
 def load_checkpoint_file(path: str, map_location='cpu', trust: Optional[bool] = None) -> Dict:
-    """Read a checkpoint weights-only: tensors, numbers, strings, containers and the plain
-    data types of ``SAFE_GLOBALS``; nothing in the file can run code.
+    """Read a checkpoint weights-only, whatever names it: a local file, an http(s) URL (read
+    from torch's download cache, downloaded there first where it is missing), an mmengine
+    model-index prefix (``torchvision://``, ``open-mmlab://``, ``mmcls://``) or any path an
+    mmengine file backend reads (``s3://``...). Tensors, numbers, strings, containers and the
+    plain data types of ``SAFE_GLOBALS`` are rebuilt; nothing in the file can run code.
 
     A file that needs more (a pickled object of any other class) is read in full only when the
     user trusts it for this call (``trust=True``, the tools' ``--trust-checkpoint``) or for the
-    whole process (``MMCOC_TRUST_CHECKPOINTS=1``). Checkpoints written by mmcoc runs never need
-    it (``mmcoc.PlainCheckpointHook``). Remote paths go to mmengine's loaders.
+    whole process (``MMCOC_TRUST_CHECKPOINTS=1``); one naming a function that runs commands is
+    refused without that advice. Checkpoints written by mmcoc runs never need it
+    (``mmcoc.PlainCheckpointHook``). NaN or Inf in the weights or the optimizer state is
+    refused here, once, for every reader (the runner, the backbones' init_cfg, the tools, the
+    converters, the apis, the demo, timm's pretrained path).
     """
-    checkpoint = _read_checkpoint_file(path, map_location, trust)
-    # Checked here, once, so that every reader (the runner, the backbones' init_cfg, the tools,
-    # the converters, the demo) refuses weights that would only give NaN predictions.
+    path = os.fspath(path)
+    reader = _read_remote if '://' in path else _read_local
+    checkpoint = reader(path, map_location, trust)
     check_finite(path, checkpoint)
     return checkpoint
 
@@ -145,31 +290,6 @@ def from_plain(obj):
     return obj
 
 
-def check_shapes(checkpoint: str, state_dict: Dict, model: nn.Module):
-    """Raise on the first tensor whose shape differs between ``state_dict`` and ``model``,
-    naming it and both shapes (torch and mmengine only warn and load the rest)."""
-    own = model.state_dict()
-    wrong = [key for key, value in state_dict.items()
-             if key in own and hasattr(value, 'shape') and value.shape != own[key].shape]
-    if wrong:
-        key = wrong[0]
-        raise ValueError(
-            f'checkpoint {checkpoint!r} does not fit {type(model).__name__}: {key!r} has '
-            f'shape {tuple(state_dict[key].shape)} in the checkpoint but '
-            f'{tuple(own[key].shape)} in the model ({len(wrong)} tensor(s) differ in shape). '
-            'Check the arch of the config, or that this checkpoint belongs to it.')
-
-
-# Below this share of the model's tensors found in a whole-model checkpoint, the checkpoint is
-# taken to belong to another model: mmengine would warn and leave the rest random.
-MIN_COVERAGE = 0.5
-BACKBONE_ADVICE = (
-    "pass it as the backbone's weights instead: --cfg-options "
-    "model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint={path} "
-    '(mmcoc.apis.load_model does this by itself), or make a whole-model checkpoint of it with '
-    'tools/model_converters/official2mmcoc.py')
-
-
 def unwrap_state_dict(checkpoint: Dict, keys=('state_dict', 'model')) -> Dict:
     """The tensors of a checkpoint: under the first of ``keys`` that holds a dict, else the top
     level; without DDP's ``module.`` prefix."""
@@ -181,78 +301,3 @@ def unwrap_state_dict(checkpoint: Dict, keys=('state_dict', 'model')) -> Dict:
             break
     return {k[len('module.'):] if k.startswith('module.') else k: v
             for k, v in checkpoint.items()}
-
-
-def is_bare_backbone(keys, backbone: nn.Module) -> bool:
-    """Whether the weights named ``keys`` are ``backbone``'s own state dict (no ``backbone.``
-    key, most of its tensors at the top level), given where a whole model's are expected."""
-    if not keys or any(k.startswith('backbone.') for k in keys):
-        return False
-    own = backbone.state_dict()
-    return sum(k in keys for k in own) / max(len(own), 1) > 0.5
-
-
-def check_fit(source: str, checkpoint: Dict, model: nn.Module,
-              min_coverage: float = MIN_COVERAGE) -> None:
-    """Raise unless a whole-model ``checkpoint`` fits ``model``: a bare backbone state dict, a
-    checkpoint covering less than ``min_coverage`` of the model's tensors (another
-    architecture), or any shape mismatch stops, with the counts and the first mismatches."""
-    state_dict = unwrap_state_dict(checkpoint, WEIGHT_KEYS)
-    own = model.state_dict()
-    matched = [k for k in own if k in state_dict]
-    backbone = getattr(model, 'backbone', None)
-    if isinstance(backbone, nn.Module) and is_bare_backbone(state_dict, backbone):
-        raise ValueError(
-            f'checkpoint {source!r} holds the weights of a backbone alone (no key starts with '
-            "'backbone.'), where a whole model's are expected; "
-            + BACKBONE_ADVICE.format(path=source))
-    if len(matched) < min_coverage * len(own):
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        raise ValueError(
-            f'checkpoint {source!r} does not belong to this {type(model).__name__}: '
-            f'{len(matched)} of the model\'s {len(own)} tensors are in it ({len(state_dict)} '
-            f'in the checkpoint); first missing: {missing[:5]}; first unexpected: '
-            f'{unexpected[:5]}. Check that the config and the checkpoint are of the same '
-            'architecture and variant.')
-    check_shapes(source, state_dict, model)
-
-
-def load_weights(model: nn.Module,
-                 checkpoint: str,
-                 filter_fn: Callable[[Dict, nn.Module], Dict],
-                 prefix: Optional[str] = None,
-                 logger=None) -> Dict[str, list]:
-    """Load ``checkpoint`` into ``model`` after ``filter_fn``; never silently.
-
-    A shape mismatch raises naming the key and both shapes; missing and unexpected keys are
-    logged with the coverage; a checkpoint sharing no key with the model raises.
-    """
-    state_dict = load_checkpoint_file(checkpoint)
-    if prefix:
-        source = state_dict.get('state_dict', state_dict)
-        if any(k.startswith(prefix) for k in source):
-            state_dict = {k[len(prefix):]: v for k, v in source.items() if k.startswith(prefix)}
-        else:
-            print_log(f'no key of {checkpoint} starts with prefix {prefix!r}; reading its '
-                      'layout automatically', logger=logger, level=logging.WARNING)
-    state_dict = filter_fn(state_dict, model)
-    own = model.state_dict()
-    matched = [k for k in state_dict if k in own]
-    if not matched:
-        raise ValueError(
-            f'no key of checkpoint {checkpoint!r} matches {type(model).__name__} (first keys: '
-            f'{list(state_dict)[:5]}). Is it a checkpoint of this architecture?')
-    check_shapes(checkpoint, state_dict, model)
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    model.load_state_dict({k: state_dict[k] for k in matched}, strict=False)
-    print_log(f'loaded {len(matched)}/{len(own)} tensors of {type(model).__name__} from '
-              f'{checkpoint}', logger=logger)
-    if missing:
-        print_log(f'missing in the checkpoint (left as initialised): {missing}', logger=logger,
-                  level=logging.WARNING)
-    if unexpected:
-        print_log(f'in the checkpoint but not in the model (ignored): {unexpected}',
-                  logger=logger, level=logging.WARNING)
-    return dict(missing_keys=missing, unexpected_keys=unexpected)

@@ -12,8 +12,10 @@ is left as it is. A writer asks for it with ``backend_args=dict(backend=ATOMIC_B
 ``mmcoc.AtomicCheckpointHook`` does for checkpoints and ``last_checkpoint``.
 """
 import glob
+import json
 import os
 import os.path as osp
+import shutil
 import uuid
 from pathlib import Path
 from typing import Union
@@ -27,7 +29,10 @@ def _temp_prefix(path: str) -> str:
     return osp.join(osp.dirname(path), f'.{osp.basename(path)}.')
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (also one of another user)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,7 +46,7 @@ def _remove_stale_temps(path: str):
     # Temporary files of writers that were killed: named .NAME.PID.RANDOM.tmp
     for temp in glob.glob(glob.escape(_temp_prefix(path)) + '*' + TEMP_SUFFIX):
         pid = temp[len(_temp_prefix(path)):].split('.', 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             try:
                 os.remove(temp)
             except FileNotFoundError:
@@ -84,6 +89,32 @@ def atomic_write(path: Union[str, Path], data: bytes):
             os.remove(temp)
         raise
     _fsync_dir(folder)
+
+
+def claim_output_folder(out: Union[str, Path], marker: str, tool: str, settings: dict):
+    """Make ``out`` an empty folder that ``tool`` (a data generator) marks as its own.
+
+    A non-empty ``out`` is deleted first only where ``tool`` wrote it: it holds ``marker`` (the
+    tool writes it first, so an interrupted set has it too) or, written by a version of the tool
+    that wrote no marker, a ``settings.json`` with the keys of ``settings``. Any other folder is
+    refused (``SystemExit``, nothing deleted), ``--force`` or not: ``--out`` may name any folder
+    by mistake.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f'{out} is a file, not a folder: nothing deleted. Choose an empty or '
+                         'new --out folder.')
+    if out.exists() and any(out.iterdir()):
+        try:
+            older = set(json.loads((out / 'settings.json').read_text())) == set(settings)
+        except (OSError, ValueError, TypeError):
+            older = False
+        if out.is_symlink() or not ((out / marker).is_file() or older):
+            raise SystemExit(f'{out} is not a folder written by this tool (no {marker} in it): '
+                             'nothing deleted. Choose an empty or new --out folder.')
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / marker).write_text(f'written by {tool}; --force may delete this folder\n')
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -43,15 +43,23 @@ def read_image(source: Union[str, os.PathLike, bytes, Image.Image, np.ndarray],
     """Any image as ``[H, W, 3]`` uint8 RGB: gray, palette, RGBA (composited over white),
     16-bit and float images, EXIF-rotated photos, or an array that is already RGB."""
     if isinstance(source, np.ndarray):
-        return _to_rgb8(source)
+        return _to_rgb8(source, 'the image array')
     try:
         image = source if isinstance(source, Image.Image) else Image.open(
             io.BytesIO(source) if isinstance(source, bytes) else source)
     except FileNotFoundError:
         raise ImageError(f'no image file at {source!r}') from None
+    except Image.DecompressionBombError as err:  # its header claims a huge size
+        raise ImageError(f'{_describe(source)} is refused before decoding: {err} Downscale it '
+                         f'to at most {max_pixels / 1e6:.0f} megapixels first') from None
     except (UnidentifiedImageError, OSError) as err:
         raise ImageError(f'{_describe(source)} is not an image that can be read ({err}); use a '
                          'PNG, JPEG, BMP, TIFF or WebP file') from None
+    except ValueError as err:  # PIL's limits, e.g. a PNG text chunk that inflates past 1 MB
+        raise ImageError(f'{_describe(source)} is refused by the image reader\'s safety limits '
+                         f'({err}): a decompression bomb or a damaged file. Save the picture '
+                         'again without its metadata as a PNG, JPEG, BMP, TIFF or WebP file') \
+            from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(f'{_describe(source)} is {width}x{height} pixels, more than the '
@@ -65,7 +73,10 @@ def read_image(source: Union[str, os.PathLike, bytes, Image.Image, np.ndarray],
             return np.asarray(Image.alpha_composite(white, rgba).convert('RGB'))
         if image.mode in ('1', 'L', 'P', 'CMYK', 'YCbCr', 'LAB', 'HSV', 'RGB', 'RGBX'):
             return np.asarray(image.convert('RGB'))
-        return _to_rgb8(np.asarray(image))  # 16-bit and 32-bit integer or float modes
+        # 16-bit and 32-bit integer or float modes
+        return _to_rgb8(np.asarray(image), _describe(source))
+    except ImageError:  # already says what is wrong
+        raise
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise ImageError(f'{_describe(source)} could not be decoded ({err})') from None
 
@@ -74,24 +85,60 @@ def _describe(source) -> str:
     return 'the upload' if isinstance(source, (bytes, Image.Image)) else repr(str(source))
 
 
-def _to_rgb8(array: np.ndarray) -> np.ndarray:
+# 16-bit values to 8-bit ones, rint(x / 65535 * 255)
+_UINT16_TO_UINT8 = np.rint(np.arange(65536) / 65535.0 * 255.0).astype(np.uint8)
+_CHUNK = 1 << 18  # values converted at a time: 2 MB of temporaries at any image size
+
+
+def _by_rows(array: np.ndarray, convert, shape=None) -> np.ndarray:
+    """``convert`` applied to blocks of rows of ``array``, written into one uint8 array."""
+    out = np.empty(shape or array.shape, np.uint8)
+    step = max(1, _CHUNK // max(1, int(np.prod(array.shape[1:]))))
+    for start in range(0, array.shape[0], step):
+        out[start:start + step] = convert(array[start:start + step])
+    return out
+
+
+def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    if np.issubdtype(array.dtype, np.floating):
+        low, high = array.min(initial=0), array.max(initial=0)  # NaN and Inf propagate
+        if not (np.isfinite(low) and np.isfinite(high)):
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            raise ImageError(f'{what} holds {bad} NaN or Inf values (of {array.size}), which '
+                             'would turn black: check the file or the program that wrote it, '
+                             'or replace them (numpy.nan_to_num) first')
+        scale = 255.0 if high <= 1.0 else 1.0
+        return _by_rows(array, lambda rows: np.clip(np.rint(rows * scale), 0, 255))
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ImageError(f'{what} holds values of dtype {array.dtype}; an image array holds '
+                         'integers (uint8, uint16) or floats')
+    if array.dtype == np.uint16:
+        return _by_rows(array, lambda rows: np.take(_UINT16_TO_UINT8, rows))
+    if array.max(initial=0) > 255:  # another integer type holding 16-bit values
+        return _by_rows(array, lambda rows: np.take(_UINT16_TO_UINT8,
+                                                    np.clip(rows, 0, 65535)))
+    return _by_rows(array, lambda rows: np.clip(rows, 0, 255))
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    return np.rint(rgba[..., :3] * alpha + 255.0 * (1 - alpha))
+
+
+def _to_rgb8(array: np.ndarray, what: str = 'the image') -> np.ndarray:
+    """``[H, W, 3]`` uint8 of an image array, converted a block of rows at a time: a 16-bit or
+    float image needs no more memory than its 8-bit twin (no full-size float temporaries)."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageError(f'an image array must be [H, W], [H, W, 3] or [H, W, 4]; got shape '
                          f'{array.shape}')
     if array.dtype != np.uint8:
-        if array.dtype == np.uint16 or (np.issubdtype(array.dtype, np.integer)
-                                        and array.max(initial=0) > 255):
-            array = array.astype(np.float64) / 65535.0 * 255.0
-        elif np.issubdtype(array.dtype, np.floating):
-            array = array * 255.0 if array.max(initial=0) <= 1.0 else array
-        array = np.clip(np.rint(array), 0, 255).astype(np.uint8)
+        array = _to_uint8(array, what)
     if array.ndim == 2:
         return np.repeat(array[..., None], 3, axis=2)
     if array.shape[2] == 4:
-        alpha = array[..., 3:].astype(np.float32) / 255.0
-        return np.rint(array[..., :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+        return _by_rows(array, _over_white, (*array.shape[:2], 3))
     return np.ascontiguousarray(array)
 
 

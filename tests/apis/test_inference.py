@@ -117,7 +117,7 @@ def test_demo_says_what_went_wrong_in_one_line_without_server_paths(tmp_path):
     for image, checkpoint, expected in [
             ((1, 4000), RANDOM, 'more than 32 times'),
             (None, 'broken.pth', 'truncated or not a PyTorch checkpoint'),
-            (None, 'other.pth', 'does not fit this ContextCluster backbone'),
+            (None, 'other.pth', "does not fit this ImageClassifier: 'backbone."),
             (None, '/etc/passwd', 'choose a config and a checkpoint from the lists')]:
         path = scene
         if image is not None:

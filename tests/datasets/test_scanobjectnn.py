@@ -1,4 +1,5 @@
 """ScanObjectNN's h5 layout, the official augmentation, OA / mAcc, the synthetic generator."""
+import re
 import sys
 from pathlib import Path
 
@@ -102,3 +103,68 @@ def test_generator_writes_the_same_layout(tmp_path, capsys):
     radius = np.linalg.norm(data, axis=-1)
     assert np.allclose(radius.max(1), 1, atol=1e-5)  # centred and scaled into the unit sphere
     assert (radius > 0).all() and len(np.unique(data[0], axis=0)) == 2048
+
+
+def write_h5(path, **datasets):
+    import h5py
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, 'w') as f:
+        for key, value in datasets.items():
+            f.create_dataset(key, data=value)
+    return path
+
+
+POINTS = np.zeros((3, 2048, 3), np.float32)
+
+
+@pytest.mark.parametrize('case, datasets, problem', [
+    ('float labels', dict(data=POINTS, label=np.array([6.7, 1.0, 2.0])),
+     r'has labels that are not whole numbers \(1 of 3; the first: object 0, 6\.7\)'),
+    ('nan label', dict(data=POINTS, label=np.array([1.0, np.nan, 2.0])),
+     r'not whole numbers \(1 of 3; the first: object 1, nan\)'),
+    ('string labels', dict(data=POINTS, label=np.array([b'3', b'1', b'2'])),
+     r'labels of dtype \|S1 \(strings or other non-numbers\), not class indices'),
+    ('zero objects', dict(data=np.zeros((0, 2048, 3), np.float32),
+                          label=np.zeros(0, np.int64)), 'holds no objects'),
+    ('count mismatch', dict(data=POINTS, label=np.arange(4)), 'holds 3 objects but 4 labels'),
+    ('2-d points', dict(data=np.zeros((3, 2048), np.float32), label=np.arange(3)),
+     r'data of shape \(3, 2048\), not \[objects, points, 3\]'),
+    ('labels [objects, 2]', dict(data=POINTS, label=np.zeros((3, 2), np.int64)),
+     r'labels of shape \(3, 2\), not \[objects\]'),
+    ('no label', dict(data=POINTS), r"holds \['data'\], not the datasets"),
+])
+def test_wrong_data_is_refused_naming_the_file_and_the_fix(tmp_path, case, datasets, problem):
+    path = write_h5(h5_path(str(tmp_path), 'training'), **datasets)
+    with pytest.raises(ValueError) as error:
+        ScanObjectNN(str(tmp_path))
+    message = str(error.value)
+    assert message.startswith(path) and '\n' not in message
+    assert re.search(problem, message), message
+    assert message.endswith('tools/generate_pointcloud_data.py --force')
+
+
+def test_integral_float_labels_and_a_label_column_are_read(tmp_path):
+    write_h5(h5_path(str(tmp_path), 'training'), data=POINTS, label=np.array([[6.], [1.], [2.]]))
+    assert [ScanObjectNN(str(tmp_path)).get_cat_ids(i)[0] for i in range(3)] == [6, 1, 2]
+
+
+def test_nan_points_are_refused(tmp_path):
+    points = POINTS.copy()
+    points[2, 7, 1] = np.inf
+    write_h5(h5_path(str(tmp_path), 'training'), data=points, label=np.arange(3))
+    with pytest.raises(ValueError, match=r'has NaN or Inf points \(1 of 3 objects; the first: '
+                                         r'object 2\)'):
+        ScanObjectNN(str(tmp_path))
+
+
+@pytest.mark.parametrize('keep', [0.5, 100])
+def test_truncated_h5_is_named(tmp_path, keep):
+    data, _ = written(tmp_path)
+    path = h5_path(str(tmp_path), 'training')
+    content = Path(path).read_bytes()
+    Path(path).write_bytes(content[:int(len(content) * keep) if keep < 1 else keep])
+    with pytest.raises(OSError) as error:
+        ScanObjectNN(str(tmp_path))
+    message = str(error.value)
+    assert message.startswith(f'{path} is truncated or not an HDF5 file (') and '\n' not in message
+    assert message.endswith('tools/generate_pointcloud_data.py --force')

@@ -193,7 +193,7 @@ def test_test_tool_stops_on_a_checkpoint_of_another_architecture(tiny_coco, tmp_
     bare = tmp_path / 'bare.pth'
     torch.save({'model': ContextCluster('tiny').state_dict()}, bare)
     result = tool(['tools/test.py', CONFIG, str(other), '--work-dir', str(tmp_path)], tiny_coco)
-    assert result.returncode != 0 and 'tensors are in it' in result.stderr
+    assert result.returncode != 0 and 'parameters are in the checkpoint' in result.stderr
     assert 'first missing' in result.stderr
     result = tool(['tools/test.py', CONFIG, str(variant), '--work-dir', str(tmp_path)], tiny_coco)
     assert result.returncode != 0 and 'differ in shape' in result.stderr

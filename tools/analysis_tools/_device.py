@@ -3,11 +3,12 @@ import platform
 
 import torch
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import time_and_peak
 
 
 def add_device_argument(parser):
-    parser.add_argument('--device', default='cpu',
+    parser.add_argument('--device', default='cpu', type=cli.device,
                         help='cpu (default) or cuda[:N]; on a GPU the peak column is the GPU '
                         "allocator's high-water mark")
 

@@ -21,6 +21,7 @@ from unittest import mock
 import torch
 
 from mmcoc.testing import naive_context_cluster
+from mmcoc.utils import cli
 from mmcoc.utils.measure import isolate
 
 from _device import add_device_argument, describe, measure, sync
@@ -154,7 +155,8 @@ def run(case, impl, reps, out_path=None, device='cpu'):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--reps', type=int, default=3, help='timed fwd+bwd runs per case')
+    parser.add_argument('--reps', type=cli.positive_int, default=3,
+                        help='timed fwd+bwd runs per case')
     parser.add_argument('--quick', action='store_true', help='small inputs (smoke test)')
     parser.add_argument('--cases', nargs='+', metavar='PATTERN',
                         help="run only the rows whose name matches a shell-style pattern, "

@@ -14,6 +14,7 @@ On a GPU the peak column is the GPU's allocated-memory high-water mark.
 import argparse
 import torch
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import count_flops, isolate
 
 from _device import add_device_argument, describe, measure, sync
@@ -51,13 +52,18 @@ def worker(queue, name, batch, size, reps, device='cpu'):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--reps', type=int, default=3, help='timed batches per model')
-    parser.add_argument('--size', type=int, default=224, help='image side (px)')
+    parser.add_argument('--batch', type=cli.positive_int, default=32)
+    parser.add_argument('--reps', type=cli.positive_int, default=3, help='timed batches per model')
+    parser.add_argument('--size', type=cli.int_range(32, unit='px'), default=224,
+                        help='image side (px)')
     parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS),
                         metavar='NAME', help='rows to run (default: all): ' + ', '.join(MODELS))
     add_device_argument(parser)
     args = parser.parse_args()
+    cli.check_fits(parser, f'--batch {args.batch} --size {args.size}',
+                   args.batch * args.size**2 * cli.TRAIN_BYTES_PER_PIXEL,
+                   f'forward and backward (about {cli.TRAIN_BYTES_PER_PIXEL} bytes per pixel)',
+                   'give a smaller --batch or --size')
     print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, batches of {args.batch} x {args.size}x{args.size}, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| model | params (M) | GFLOPs/image | batch time (s) | images/s | peak (MiB) |\n'

@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from mmcoc.utils import cli
+
 MODELS = {'CoC-small': ('coc_small', dict(type='mmcoc.ContextCluster', arch='small')),
           'FEC-small': ('fec_small', dict(type='mmcoc.FEC', arch='small')),
           'SecViT-T': ('secvit_t', dict(type='mmcoc.SecViT', arch='t'))}
@@ -119,12 +121,13 @@ def cases(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    parser.add_argument('--device', type=cli.device, default='cpu', help='cpu or cuda[:N]')
     parser.add_argument('--backend', default=None,
                         help='torch.compile backend (default inductor; eager with --dry-run)')
-    parser.add_argument('--batch', type=int, default=8, help='classifier batch size')
-    parser.add_argument('--reps', type=int, default=3)
-    parser.add_argument('--timeout', type=float, default=900, help='seconds per case')
+    parser.add_argument('--batch', type=cli.positive_int, default=8, help='classifier batch size')
+    parser.add_argument('--reps', type=cli.positive_int, default=3)
+    parser.add_argument('--timeout', type=cli.positive_float, default=900,
+                        help='seconds per case')
     parser.add_argument('--cases', nargs='+', metavar='PATTERN',
                         help="rows to run, shell-style patterns e.g. 'SecViT-T *'")
     parser.add_argument('--dry-run', action='store_true',

@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import isolate, time_and_peak
 
 DETECTORS = {
@@ -59,11 +60,16 @@ def worker(queue, name, config, size, reps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--reps', type=int, default=2, help='timed steps per model')
-    parser.add_argument('--size', type=int, nargs=2, default=[800, 1216], help='image H W')
+    parser.add_argument('--reps', type=cli.positive_int, default=2, help='timed steps per model')
+    parser.add_argument('--size', type=cli.int_range(32, unit='px'), nargs=2,
+                        default=[800, 1216], help='image H W')
     parser.add_argument('--models', nargs='+', choices=list(DETECTORS), default=list(DETECTORS),
                         metavar='NAME', help='rows to run (default: all): ' + ', '.join(DETECTORS))
     args = parser.parse_args()
+    cli.check_fits(parser, f'--size {args.size[0]} {args.size[1]}',
+                   2 * args.size[0] * args.size[1] * cli.TRAIN_BYTES_PER_PIXEL,
+                   f'a train step of 2 images (about {cli.TRAIN_BYTES_PER_PIXEL} bytes per pixel)',
+                   'give a smaller --size')
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.machine()}, CPU, fp32, 2 images of {args.size[0]}x{args.size[1]}, '
           f'fastest of {args.reps} steps after a warm-up\n')

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from mmcoc.utils import cli
+
 ROOT = Path(__file__).parents[2]
 ROWS = {
     'CoC-small classifier': ('configs/context_cluster/coc_small_in1k.py', 'logits', 224),
@@ -37,8 +39,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', choices=list(ROWS), default=list(ROWS),
                         metavar='NAME', help='rows (default: all): ' + ', '.join(ROWS))
-    parser.add_argument('--out-dir', help='keep the .onnx files here (default: a temp dir)')
-    parser.add_argument('--timeout', type=float, default=1200, help='seconds per row')
+    parser.add_argument('--out-dir', type=cli.output_dir,
+                        help='keep the .onnx files here (default: a temp dir)')
+    parser.add_argument('--timeout', type=cli.positive_float, default=1200,
+                        help='seconds per row')
     args = parser.parse_args(argv)
     out_dir = args.out_dir or tempfile.mkdtemp(prefix='mmcoc_onnx_')
     os.makedirs(out_dir, exist_ok=True)

@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import isolate, time_and_peak
 
 MODELS = {'PointMLP_CoC': True, 'PointMLP': False}
@@ -53,10 +54,10 @@ def worker(queue, name, batch, points, reps, device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--points', type=int, default=1024)
-    parser.add_argument('--reps', type=int, default=3, help='timed steps per model')
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--batch', type=cli.positive_int, default=32)
+    parser.add_argument('--points', type=cli.int_range(32, 1 << 20), default=1024)
+    parser.add_argument('--reps', type=cli.positive_int, default=3, help='timed steps per model')
+    parser.add_argument('--device', type=cli.device, default='cpu', help='cpu or cuda[:N]')
     args = parser.parse_args()
     where = torch.cuda.get_device_name() if args.device == 'cuda' else \
         f'CPU, {torch.get_num_threads()} threads'

@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hub import get_config
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import count_flops, isolate
 
 from _device import add_device_argument, describe, measure, sync
@@ -46,12 +47,14 @@ def worker(queue, name, config, size, reps, device='cpu'):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--reps', type=int, default=5, help='timed images per model')
-    parser.add_argument('--size', type=int, default=512, help='image side (px)')
+    parser.add_argument('--reps', type=cli.positive_int, default=5, help='timed images per model')
+    parser.add_argument('--size', type=cli.int_range(32, unit='px'), default=512,
+                        help='image side (px)')
     parser.add_argument('--models', nargs='+', choices=list(SEGMENTORS),
                         default=list(SEGMENTORS), metavar='NAME', help='rows to run (default: all): ' + ', '.join(SEGMENTORS))
     add_device_argument(parser)
     args = parser.parse_args()
+    cli.check_side(parser, '--size', args.size, cli.INFER_BYTES_PER_PIXEL, 'inference', 512)
     print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, one {args.size}x{args.size} image, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| segmentor | params (M) | GFLOPs | inference (s/image) | peak (MiB) |\n'

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import current_rss_mb
 
 DEMO = 'configs/demo/coc_tiny_maskrcnn_demo.py'
@@ -27,14 +28,20 @@ DEMO = 'configs/demo/coc_tiny_maskrcnn_demo.py'
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEMO)
-    parser.add_argument('--checkpoint', help='weights (default: random, as initialised)')
-    parser.add_argument('--images', type=int, default=1000)
-    parser.add_argument('--every', type=int, default=50)
-    parser.add_argument('--tolerance', type=float, default=0.10)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='write the figures to this Markdown file')
-    return parser.parse_args()
+    parser.add_argument('--config', type=cli.config_file, default=DEMO)
+    parser.add_argument('--checkpoint', type=cli.checkpoint_file,
+                        help='weights (default: random, as initialised)')
+    parser.add_argument('--images', type=cli.positive_int, default=1000)
+    parser.add_argument('--every', type=cli.positive_int, default=50)
+    parser.add_argument('--tolerance', type=cli.float_range(0), default=0.10)
+    parser.add_argument('--seed', type=cli.nonnegative_int, default=0)
+    parser.add_argument('--out', type=cli.output_file,
+                        help='write the figures to this Markdown file')
+    args = parser.parse_args()
+    if args.every > args.images:  # no figure at all: rows[0] of nothing
+        parser.error(f'--every {args.every} is more than --images {args.images}: the RSS is '
+                     'printed after every --every images; give --every at most --images')
+    return args
 
 
 def write_images(folder: Path, count: int, seed: int):

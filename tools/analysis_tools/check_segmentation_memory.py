@@ -13,6 +13,7 @@ import resource
 
 import numpy as np
 
+from mmcoc.utils import cli
 from mmcoc.utils.measure import current_rss_mb, isolate
 
 
@@ -47,14 +48,21 @@ def worker(queue, config, size, api, unbounded):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default='configs/context_cluster/coc_small_fpn_ade20k.py')
-    parser.add_argument('--size', type=int, nargs=2, default=(4000, 3000),
+    parser.add_argument('--config', type=cli.config_file,
+                        default='configs/context_cluster/coc_small_fpn_ade20k.py')
+    parser.add_argument('--size', type=cli.int_range(32, unit='px'), nargs=2,
+                        default=(4000, 3000),
                         metavar=('WIDTH', 'HEIGHT'))
     parser.add_argument('--api', choices=('inference_model', 'MMSegInferencer'),
                         default='inference_model')
     parser.add_argument('--unbounded', action='store_true')
-    parser.add_argument('--limit-gb', type=float, default=3.0)
+    parser.add_argument('--limit-gb', type=cli.positive_float, default=3.0)
     args = parser.parse_args(argv)
+    # the bounded segmentor needs ~740 MiB on 4000x3000 (60 bytes a pixel); mmseg's own 7.2 GB
+    per_pixel = 600 if args.unbounded else 60
+    cli.check_fits(parser, f'--size {args.size[0]} {args.size[1]}',
+                   args.size[0] * args.size[1] * per_pixel,
+                   f'the inference (about {per_pixel} bytes per pixel)', 'give a smaller --size')
     result = isolate(worker, args.config, args.size, args.api, args.unbounded)
     print(f'{args.api} on {args.size[0]}x{args.size[1]} ({result["classes"]} classes, '
           f'{"mmseg EncoderDecoder" if args.unbounded else "mmcoc.MemoryBoundedEncoderDecoder"}'

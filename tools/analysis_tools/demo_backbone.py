@@ -19,6 +19,7 @@ from mmengine.analysis import parameter_count
 
 from mmcoc.datasets import render_scene
 from mmcoc.models import ContextCluster
+from mmcoc.utils import cli
 from mmcoc.utils.measure import count_flops
 from mmcoc.visualization import (ImageError, draw_cluster_map, find_cluster_sites, read_image,
                                  record_assignments, tile_grid)
@@ -30,10 +31,13 @@ STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--arch', default='small', choices=list(ContextCluster.arch_settings))
-    parser.add_argument('--proposals', type=int, default=None, help='centers per side')
-    parser.add_argument('--image', help='an image file (default: a synthetic scene)')
-    parser.add_argument('--checkpoint', help='mmcoc or official Context-Cluster weights')
-    parser.add_argument('--out', default='work_dirs/demo')
+    parser.add_argument('--proposals', type=cli.int_range(1, 64), default=None,
+                        help='centers per side (1-64)')
+    parser.add_argument('--image', type=cli.input_file('image file'),
+                        help='an image file (default: a synthetic scene)')
+    parser.add_argument('--checkpoint', type=cli.checkpoint_file,
+                        help='mmcoc or official Context-Cluster weights')
+    parser.add_argument('--out', type=cli.output_dir, default='work_dirs/demo')
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 

@@ -58,6 +58,12 @@ def main(argv=None):
     parser.add_argument('--check', action='store_true', help='compare, write nothing')
     parser.add_argument('--only', nargs='+', metavar='NAME', help='these models only')
     args = parser.parse_args(argv)
+    if args.only:
+        names = [m['Name'] for f in metafiles() for m in yaml.safe_load(f.read_text())['Models']]
+        unknown = [name for name in args.only if name not in names]
+        if unknown:  # was: nothing measured, exit 0
+            parser.error(f'--only {" ".join(unknown)}: no such model in model-index.yml; the '
+                         f'models are: {", ".join(names)}')
     import mmcoc  # noqa: F401  (registers the modules the configs name)
 
     problems = []

@@ -25,34 +25,73 @@ import sys
 
 import torch
 
+from mmcoc.deployment.onnx import MAX_SIDE, MIN_SIDE
+from mmcoc.utils import cli
+
+MAX_BATCH = 1024  # the dynamic batch dimension of mmcoc.deployment.onnx.export
+BYTES_PER_PIXEL = cli.INFER_BYTES_PER_PIXEL  # per image pixel, PyTorch or onnxruntime
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'random' for random weights")
-    parser.add_argument('out', help='the .onnx file to write')
+    parser.add_argument('config', type=cli.config_file)
+    parser.add_argument('checkpoint', type=cli.checkpoint_or_random,
+                        help="checkpoint file, or 'random' for random weights")
+    parser.add_argument('out', type=cli.output_file, help='the .onnx file to write')
     parser.add_argument('--output', choices=['logits', 'labels', 'backbone'], default='logits',
                         help='what the graph returns (default: logits)')
-    parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
+    parser.add_argument('--shape', nargs=2, type=cli.int_range(MIN_SIDE, MAX_SIDE, 'px'),
+                        metavar=('H', 'W'),
                         help='traced input size (default: 224x224 classifiers, 512x512 else)')
     parser.add_argument('--static-hw', action='store_true',
                         help='keep the traced height and width (the batch stays dynamic)')
-    parser.add_argument('--verify', nargs='*', type=int, metavar='B_H_W',
+    parser.add_argument('--verify', nargs='*', type=cli.positive_int, metavar='B_H_W',
                         help='batch/size triples to compare, e.g. 1 224 224 2 224 224 3 224 '
                         '224 (default: batches 1, 2, 3 at three sizes, one of them not '
                         'dividing into the folds; with --static-hw at the traced size)')
     parser.add_argument('--no-verify', action='store_true', help='skip onnxruntime')
-    parser.add_argument('--atol', type=float, default=1e-4)
+    parser.add_argument('--atol', type=cli.positive_float, default=1e-4)
     parser.add_argument('--latency', action='store_true',
                         help='also time onnxruntime vs PyTorch (CPU, batch 1, traced size)')
-    parser.add_argument('--json', help='write the results here as JSON')
-    return parser.parse_args(argv)
+    parser.add_argument('--json', type=cli.output_file, help='write the results here as JSON')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle the checkpoint in full (it can run code): only for a '
+                        'file you trust; mmcoc checkpoints never need it')
+    args = parser.parse_args(argv)
+    check_sizes(parser, args)
+    return args
+
+
+def check_sizes(parser, args):
+    """--shape and --verify, before the export (minutes for the larger models)."""
+    if args.verify:
+        if len(args.verify) % 3:
+            parser.error(f'--verify takes batch, height, width triples (got {len(args.verify)} '
+                         'numbers), e.g. --verify 1 224 224 2 256 256')
+        traced = tuple(args.shape) if args.shape else None
+        for b, h, w in zip(*[iter(args.verify)] * 3):
+            if b > MAX_BATCH:
+                parser.error(f'--verify {b} {h} {w}: the batch of the export is 1-{MAX_BATCH}')
+            if args.static_hw and traced and (h, w) != traced:
+                parser.error(f'--verify {b} {h} {w}: with --static-hw the graph takes only the '
+                             f'traced {traced[0]}x{traced[1]}; give --verify {b} {traced[0]} '
+                             f'{traced[1]}')
+            if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
+                parser.error(f'--verify {b} {h} {w}: height and width of the dynamic graph are '
+                             f'{MIN_SIDE}-{MAX_SIDE} px')
+            cli.check_fits(parser, f'--verify {b} {h} {w}', b * h * w * BYTES_PER_PIXEL,
+                           f'the comparison (about {BYTES_PER_PIXEL} bytes per pixel)',
+                           'give a smaller batch or size')
+    if args.shape:
+        h, w = args.shape
+        # traced at batch 2; the export holds the graph's activations about twice
+        cli.check_fits(parser, f'--shape {h} {w}', 4 * h * w * BYTES_PER_PIXEL,
+                       f'the export (about {BYTES_PER_PIXEL} bytes per pixel, batch 2, twice)',
+                       'give a smaller --shape, e.g. 224 224 or 512 512')
 
 
 def verify_shapes(args, h, w):
-    if args.verify:
-        if len(args.verify) % 3:
-            raise SystemExit('--verify takes batch, height, width triples')
+    if args.verify:  # checked by check_sizes
         return [(b, 3, hh, ww) for b, hh, ww in zip(*[iter(args.verify)] * 3)]
     if args.static_hw:
         return [(1, 3, h, w), (2, 3, h, w), (3, 3, h, w)]
@@ -66,7 +105,11 @@ def main(argv=None):
     from mmcoc.deployment import onnx as deploy
     checkpoint = None if args.checkpoint == 'random' else args.checkpoint
     torch.manual_seed(0)
-    loaded = load_model(args.config, checkpoint)
+    try:
+        loaded = load_model(args.config, checkpoint, trust=args.trust_checkpoint)
+    except (ValueError, RuntimeError, OSError, KeyError) as error:
+        # a checkpoint that does not fit, cannot be read or does not exist: one line
+        raise SystemExit(f'error: {error}')
     try:
         module = deploy.wrap(loaded.model, loaded.task, args.output)
     except ValueError as error:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from mmcoc.models import LAYOUTS, convert_checkpoint
-from mmcoc.utils import load_checkpoint_file
+from mmcoc.utils import cli, load_checkpoint_file
 from mmcoc.utils.fileio import atomic_write
 
 
@@ -54,16 +54,25 @@ def check_against_config(state_dict, config: str):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='official release or mmcoc checkpoint')
-    parser.add_argument('dst', help='output .pth')
+    parser.add_argument('src', type=cli.checkpoint_file, help='official release or mmcoc '
+                        'checkpoint')
+    parser.add_argument('dst', type=cli.output_file, help='output .pth')
     parser.add_argument('--layout', choices=LAYOUTS, default='auto')
-    parser.add_argument('--config', help='check the result against this config\'s model')
+    parser.add_argument('--config', type=cli.config_file,
+                        help='check the result against this config\'s model')
     parser.add_argument('--verbose', action='store_true', help='list every renamed key')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle SRC in full (it can run code): only for a file you '
+                        'trust; official releases and mmcoc checkpoints never need it')
     args = parser.parse_args(argv)
     if Path(args.dst).resolve() == Path(args.src).resolve():
         parser.error('DST must differ from SRC: the source is never overwritten')
 
-    state_dict, report = convert_checkpoint(load_checkpoint_file(args.src), args.layout)
+    try:
+        source = load_checkpoint_file(args.src, trust=args.trust_checkpoint)
+    except (ValueError, RuntimeError, OSError, KeyError) as err:
+        sys.exit(f'error: {err}')
+    state_dict, report = convert_checkpoint(source, args.layout)
     print(f'{args.src}: {report.summary()}')
     for old, new in report.renamed if args.verbose else report.renamed[:5]:
         print(f'  renamed  {old} -> {new}')

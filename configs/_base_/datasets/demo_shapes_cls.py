@@ -10,7 +10,8 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)  # the model sees RGB, as the ImageNet configs
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # names an empty, truncated, undecodable or oversized image (on_error='skip' skips it)
+    dict(type='mmcoc.LoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),

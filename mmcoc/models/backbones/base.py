@@ -1,8 +1,6 @@
 """What the four-stage clustering backbones (ContextCluster and its FEC, SecViT) share: stage
 selection, freezing, norm_eval, loading a ``Pretrained`` init_cfg through their own checkpoint
 filter, and the timm classifier head built on their last map."""
-import contextlib
-import contextvars
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -11,22 +9,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmcoc.utils.checkpoint import load_weights
-
-
-# Set while ``load_weights`` loads this backbone's own ``Pretrained`` init_cfg: it has checked
-# the checkpoint itself and may load part of it on purpose (a classifier's weights into a
-# dense backbone), so the whole-model guard of ``_load_from_state_dict`` stands aside.
-_CHECKED_LOAD = contextvars.ContextVar('mmcoc_checked_load', default=False)
-
-
-@contextlib.contextmanager
-def checked_load():
-    token = _CHECKED_LOAD.set(True)
-    try:
-        yield
-    finally:
-        _CHECKED_LOAD.reset(token)
+from mmcoc.utils.weights_fit import check_fit, checked_load, is_checked_load, load_weights
 
 
 def check_regularisation(drop_path_rate=None, layer_scale_init_value=None):
@@ -54,9 +37,6 @@ class ClusteringBackbone(BaseModule):
     ``norm_eval``. A subclass lists what each frozen stage holds (``_frozen_modules``) and maps
     checkpoints onto its names (``checkpoint_filter``)."""
     num_stages = 4
-    # A whole-model checkpoint must hold at least this share of the backbone's tensors (under
-    # its prefix) for the backbone to take it; see ``_load_from_state_dict``.
-    min_checkpoint_coverage = 0.9
 
     def __init__(self, in_channels: int, out_indices, frozen_stages: int, norm_eval: bool,
                  pretrained: Optional[str] = None,
@@ -184,42 +164,27 @@ class ClusteringBackbone(BaseModule):
         # mmengine's load_checkpoint) only warn when a checkpoint does not fit and run on with
         # random weights; torch hands every module the whole state dict with its prefix, so the
         # backbone can refuse a checkpoint of another model before anything is copied.
-        if not _CHECKED_LOAD.get():
+        if not is_checked_load():
             self._check_incoming(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
     def _check_incoming(self, state_dict, prefix: str):
-        own = self.state_dict()
-        incoming = [k for k in state_dict if k.startswith(prefix)]
-        name = type(self).__name__
+        incoming = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         if not incoming:
             # torch and mmengine hand a module only the keys under its prefix, so a backbone's
             # bare state dict given for a whole model is seen (and refused) at the top: by
             # CheckpointFitHook, mmcoc.MemoryBoundedEncoderDecoder and mmcoc.apis.load_model
             return
-        wrong = [k for k in own if prefix + k in state_dict
-                 and getattr(state_dict[prefix + k], 'shape', None) is not None
-                 and tuple(state_dict[prefix + k].shape) != tuple(own[k].shape)]
-        matched = sum(prefix + k in state_dict for k in own)
-        extra = [k[len(prefix):] for k in incoming if k[len(prefix):] not in own]
-        if wrong or matched < self.min_checkpoint_coverage * len(own) or \
-                len(extra) > (1 - self.min_checkpoint_coverage) * len(own):
-            first = (f'first of another shape: {wrong[0]!r} is '
-                     f'{tuple(state_dict[prefix + wrong[0]].shape)} in the checkpoint, '
-                     f'{tuple(own[wrong[0]].shape)} here; ' if wrong else '')
-            missing = [k for k in own if prefix + k not in state_dict]
-            raise ValueError(
-                f'the checkpoint does not fit this {name} backbone ({prefix or "top level"}): '
-                f'{matched} of its {len(own)} tensors are in it, {len(wrong)} of another '
-                f'shape, {len(extra)} not in this backbone; {first}first missing: '
-                f'{missing[:3]}; first unexpected: {extra[:3]}. The checkpoint is of another '
-                'architecture or variant: check the arch of the config.')
-        for k in own:
-            value = state_dict.get(prefix + k)
+        check_fit('', incoming, self, whole=False,
+                  subject=f'the checkpoint does not fit this {type(self).__name__} backbone '
+                          f'({prefix or "top level"})',
+                  fix='The checkpoint is of another architecture or variant: check the arch of '
+                      'the config.')
+        for key, value in incoming.items():
             if (isinstance(value, torch.Tensor) and value.is_floating_point()
                     and not bool(torch.isfinite(value).all())):
-                raise ValueError(f'the checkpoint holds NaN or Inf values in {prefix + k!r}: '
+                raise ValueError(f'the checkpoint holds NaN or Inf values in {prefix + key!r}: '
                                  'the training that wrote it diverged. Use an earlier one.')
 
 

@@ -19,7 +19,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 
 from mmcoc.registry import MODELS
-from mmcoc.utils.checkpoint import BACKBONE_ADVICE, is_bare_backbone
+from mmcoc.utils.weights_fit import check_fit, is_checked_load
 
 
 @MODELS.register_module()
@@ -41,15 +41,16 @@ class MemoryBoundedEncoderDecoder(EncoderDecoder):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        # The whole model sees the whole checkpoint: a backbone's bare state dict given here
-        # (an official release to init_model) would otherwise leave every layer random with a
-        # warning, then fail on the missing 'meta' inside mmseg.
-        keys = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
-        if is_bare_backbone(keys, self.backbone):
-            raise ValueError(
-                f'the checkpoint holds the weights of a {type(self.backbone).__name__} backbone '
-                "alone (no key starts with 'backbone.'), where a whole model's are expected; "
-                + BACKBONE_ADVICE.format(path='PATH'))
+        # The whole model sees the whole checkpoint (init_model, inference APIs): the fit policy
+        # stops a backbone's bare state dict (an official release given to init_model, which
+        # would otherwise leave every layer random with a warning, then fail on the missing
+        # 'meta' inside mmseg) and a checkpoint without the neck or heads; the backbone checks
+        # its own part when torch reaches it.
+        if not is_checked_load():
+            check_fit('given to init_model', {k[len(prefix):]: v for k, v in state_dict.items()
+                                              if k.startswith(prefix)}, self,
+                      ignore=('backbone.',), subject=f'the checkpoint does not fit this '
+                                                     f'{type(self).__name__}')
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 

@@ -1,0 +1,34 @@
+"""tools/dist_test.sh with 2 gloo processes ends cleanly every time: the process group is
+destroyed before the interpreter shuts down (left to finalization, gloo's threads can abort a
+rank with 'terminate called without an active exception' after the results are written)."""
+import json
+import sys
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from tool_runner import ROOT, run
+
+from mmcoc.engine import build_model
+
+CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_cls_exit.py')
+RUNS = 3
+
+
+def test_two_process_dist_test_exits_cleanly_every_time(tiny_imagenet, tmp_path):
+    torch.manual_seed(0)
+    checkpoint = tmp_path / 'random.pth'
+    model = build_model(Config.fromfile(str(ROOT / 'tests' / 'tools' / 'tiny_cls.py')))
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    for attempt in range(RUNS):
+        probe = tmp_path / f'probe{attempt}'
+        probe.mkdir()
+        work_dir = tmp_path / f'test{attempt}'
+        result = run(['env', f'MMCOC_EXIT_PROBE={probe}', 'bash', 'tools/dist_test.sh', CONFIG,
+                      str(checkpoint), '2', '--work-dir', str(work_dir), '--cfg-options',
+                      f'test_dataloader.dataset.data_root={tiny_imagenet}'], timeout=120)
+        assert 'terminate called' not in result.stderr, result.stderr[-3000:]
+        (metrics, ) = [p for p in work_dir.glob('*/*.json')]
+        assert 'accuracy/top1' in json.loads(metrics.read_text())
+        assert {p.name: p.read_text() for p in probe.iterdir()} == \
+            {'rank0': 'destroyed', 'rank1': 'destroyed'}

@@ -1,0 +1,52 @@
+"""A checkpoint named by a URL runs no code through any tool, and a checkpoint without the
+heads is not evaluated: each tool answers in one line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from conftest import Payload
+from tool_runner import PYTHONPATH, ROOT, data_root_options
+
+CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
+
+
+def tool(args, tmp_path, *options):
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1',
+               TORCH_HOME=str(tmp_path / 'torch_home'))
+    env.pop('MMCOC_TRUST_CHECKPOINTS', None)
+    return subprocess.run([sys.executable, *args, *options], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+
+
+def test_a_payload_url_runs_in_no_tool(weights_server, tiny_coco, tmp_path):
+    marker = tmp_path / 'pwned'
+    torch.save({'state_dict': {}, 'meta': {'epoch': 1, 'iter': 2}, 'x': Payload(marker)},
+               weights_server.folder / 'epoch_1.pth')
+    url = f'{weights_server.url}/epoch_1.pth'
+    data = data_root_options(tiny_coco, [f'{s}_evaluator.ann_file={tiny_coco}/val.json'
+                                         for s in ('val', 'test')])
+    for args in (['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'run'), '--resume', url,
+                  *data],
+                 ['tools/test.py', CONFIG, url, '--work-dir', str(tmp_path / 'test'), *data],
+                 ['tools/model_converters/official2mmcoc.py', url, str(tmp_path / 'out.pth')]):
+        result = tool(args, tmp_path)
+        assert result.returncode != 0 and not marker.exists(), result.stderr[-2000:]
+        assert 'holds a pickled posix.system' in result.stderr, (args[0], result.stderr[-2000:])
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_test_tool_refuses_a_headless_checkpoint(tiny_coco, tmp_path):
+    from mmcoc.engine import build_model, load_config
+    state = {k: v for k, v in build_model(load_config(CONFIG)).state_dict().items()
+             if not k.startswith('roi_head.')}
+    path = tmp_path / 'headless.pth'
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    data = data_root_options(tiny_coco, [f'{s}_evaluator.ann_file={tiny_coco}/val.json'
+                                         for s in ('val', 'test')])
+    result = tool(['tools/test.py', CONFIG, str(path), '--work-dir', str(tmp_path / 't'),
+                   *data], tmp_path)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert 'roi_head: 0% of its' in result.stderr, result.stderr[-2000:]
