@@ -104,22 +104,25 @@ def test_nan_in_a_float_array_is_refused_before_conversion():
 
 
 # ------------------------------------------------------------------- a training set
-def cls_train_set(tmp_path):
-    from mmpretrain.registry import DATASETS
-    root = write_imagenet(tmp_path / 'cls', dict(train=4), size_range=(40, 48))
-    cfg = Config.fromfile(CLS_CONFIG)
-    init_default_scope('mmpretrain')
+def train_set(tmp_path, task):
+    """A tiny training set of ``task`` ('cls' or 'seg') and its demo config's dataset."""
+    import importlib
+    write, splits, config, scope = {
+        'cls': (write_imagenet, dict(train=4), CLS_CONFIG, 'mmpretrain'),
+        'seg': (write_ade, dict(training=2), SEG_CONFIG, 'mmseg')}[task]
+    root = write(tmp_path / task, splits, size_range=(40, 48) if task == 'cls' else (48, 56))
+    cfg = Config.fromfile(config)
+    init_default_scope(scope)
     cfg.train_dataloader.dataset.data_root = str(root)
-    return root, cfg.train_dataloader.dataset, DATASETS
+    return root, cfg.train_dataloader.dataset, importlib.import_module(f'{scope}.registry').DATASETS
+
+
+def cls_train_set(tmp_path):
+    return train_set(tmp_path, 'cls')
 
 
 def seg_train_set(tmp_path):
-    from mmseg.registry import DATASETS
-    root = write_ade(tmp_path / 'seg', dict(training=2), size_range=(48, 56))
-    cfg = Config.fromfile(SEG_CONFIG)
-    init_default_scope('mmseg')
-    cfg.train_dataloader.dataset.data_root = str(root)
-    return root, cfg.train_dataloader.dataset, DATASETS
+    return train_set(tmp_path, 'seg')
 
 
 TRAINING_CASES = {

@@ -34,9 +34,6 @@ CODE_MODULES = frozenset({
     'torch.hub', 'torch.jit', 'torch._dynamo', 'torch.utils.cpp_extension', 'numpy.f2py',
     'numpy.testing', 'numpy.distutils', 'distutils', 'setuptools', 'pip', 'site', 'inspect',
 })
-# mmengine's prefixes that name a model of an index rather than a file
-_INDEXED_PREFIXES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://',
-                     'mmcls://')
 
 
 def _trusted(trust: Optional[bool]) -> bool:
