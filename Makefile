@@ -18,7 +18,7 @@ PC_WORK_DIR := work_dirs/pointmlp_coc_demo
 PC_DATA := data/synthetic_scanobjectnn
 
 .PHONY: setup browser demo demo-data demo-seg demo-seg-data demo-cls demo-cls-data \
-	demo-backbone test \
+	demo-backbone test test-fast \
 	benchmark benchmark-detector benchmark-segmentor benchmark-classifier model-zoo \
 	benchmark-compile benchmark-onnx gpu-check \
 	demo-deepcluster demo-pointcloud demo-pointcloud-data
@@ -87,6 +87,11 @@ browser:
 
 test: setup
 	$(PYTHON) -m pytest -q tests
+
+# the quick suite while working: everything but the tests marked slow (subprocesses, ONNX,
+# compile, docs); `make test` (the README's command, CI's) runs them all
+test-fast: setup
+	$(PYTHON) -m pytest -q -m "not slow" tests
 
 benchmark: setup
 	$(PYTHON) tools/analysis_tools/benchmark_backbone.py

@@ -6,9 +6,7 @@ timm (``coc_small``, ...). It changes no object of mmengine, mmcv, mmdet, mmseg,
 torch: what mmcoc adds to a run is named in the config (``runner_type='mmcoc.RecoverableRunner'``,
 loops, hooks, ``mmcoc.CPUAutocastOptimWrapper``) or chosen by the tools.
 """
-__version__ = '0.1.0'
-
-from .version import check_host_versions  # noqa: E402
+from .version import __version__, check_host_versions
 
 check_host_versions()
 

@@ -1,5 +1,7 @@
 """The host versions mmcoc was written for: the ranges of ``pyproject.toml``, read back from the
 installed package's metadata, checked once at import with an error naming the package."""
+__version__ = '0.1.0'  # the one place (pyproject.toml reads it)
+
 from importlib import metadata
 
 from packaging.requirements import Requirement

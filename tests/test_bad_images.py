@@ -220,6 +220,7 @@ def test_16bit_array_is_converted_without_float_copies():
     assert peak < out.nbytes + (4 << 20)  # the output and one block of rows
 
 
+@pytest.mark.slow
 def test_16bit_file_costs_no_more_than_its_8bit_twin(tmp_path):
     # 4k gray PNGs (docs/reliability.md gives 8k figures): 16-bit took 235 MB, 8-bit 84 MB
     gray = np.random.default_rng(0).integers(0, 256, (2160, 3840), dtype=np.uint8)

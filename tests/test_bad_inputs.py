@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 
 import mmcoc  # noqa: F401  (registers the checkpoint loader and the mmcoc scope)
 from mmcoc.datasets import write_coco
-from mmcoc.engine import build_model
+from mmcoc.utils.config import build_model
 from mmcoc.models.backbones import ContextCluster
 from mmcoc.models.layers import context_cluster
 

@@ -28,6 +28,8 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = sorted(
     [ROOT / 'README.md'] + list((ROOT / 'docs').glob('*.md')) +

@@ -2,13 +2,21 @@
 
 A fresh interpreter imports every host module that ``import mmcoc`` would import, takes the
 identity of every attribute of those modules and of every class defined in them, imports
-mmcoc, and compares. Registration (a child registry, a timm entry, a named file backend) adds
+mmcoc (and, in the second case, trains a step of the demo detector with ``--amp`` on the CPU,
+whose optim wrapper patches mmcv's NMS and RoIAlign within the step), and compares. Registration (a child registry, a timm entry, a named file backend) adds
 entries to registries; it replaces nothing, which is what is checked.
 """
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
+ROOT = Path(__file__).parents[1]
 
 HOSTS = ('mmengine', 'mmcv', 'mmdet', 'mmseg', 'mmpretrain', 'torch', 'torchvision', 'copyreg')
 
@@ -47,8 +55,27 @@ SCRIPT = textwrap.dedent('''
 
     before, before_registries = snapshot(), registries()
     import mmcoc  # noqa: F401
+    if sys.argv[2] == 'cpu_amp_step':  # --amp on a CPU patches mmcv within each step only
+        import torch
+        from mmdet.testing import demo_mm_inputs
+        from mmengine.config import Config
+        from mmengine.optim import build_optim_wrapper
+        from mmcoc.engine import use_amp
+        from mmcoc.utils.config import build_model
+        cfg = use_amp(Config.fromfile('configs/demo/coc_tiny_maskrcnn_demo.py'))
+        for extractor in ('bbox_roi_extractor', 'mask_roi_extractor'):
+            cfg.model.roi_head[extractor].roi_layer.use_torchvision = False  # mmcv's RoIAlign
+        torch.manual_seed(0)
+        model = build_model(cfg).train()
+        batch = demo_mm_inputs(2, [[3, 64, 80], [3, 72, 64]], num_items=[3, 2],
+                               num_classes=4, with_mask=True)
+        model.train_step(batch, build_optim_wrapper(model, cfg.optim_wrapper))
     after, after_registries = snapshot(), registries()
-    changed = sorted(k for k in before if k in after and before[k] != after[k])
+    # a run's own state (the current default scope, message hub, logger: mmengine's
+    # ManagerMixin instances) is not a patch
+    run_state = sys.argv[2] == 'cpu_amp_step'
+    changed = sorted(k for k in before if k in after and before[k] != after[k]
+                     and not (run_state and k.endswith('._instance_dict')))
     print(json.dumps(dict(changed=changed, checked=len(before),
                           registries=[k for k in before_registries
                                       if before_registries[k] != after_registries[k]])))
@@ -63,11 +90,12 @@ def host_modules():
             if m.split('.')[0] in HOSTS and not m.startswith('mmcoc')]
 
 
-def test_import_mmcoc_replaces_no_host_object():
+@pytest.mark.parametrize('after', ['import', 'cpu_amp_step'])
+def test_import_mmcoc_replaces_no_host_object(after):
     modules = host_modules()
     assert any(m.startswith('mmdet') for m in modules) and 'mmcv.ops.nms' in modules
-    out = subprocess.run([sys.executable, '-c', SCRIPT, json.dumps(modules)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, '-c', SCRIPT, json.dumps(modules), after], check=True,
+                         capture_output=True, text=True, cwd=ROOT).stdout
     result = json.loads(out.splitlines()[-1])
     assert result['checked'] > 100_000  # every attribute of every host module mmcoc uses
     assert result['registries'] == []  # checkpoint schemes, file backends, copyreg untouched

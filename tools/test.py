@@ -13,7 +13,8 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
-from mmcoc.engine import build_runner, load_config
+from mmcoc.engine import build_runner
+from mmcoc.utils.config import load_config
 from mmcoc.utils import cli
 
 

@@ -14,7 +14,8 @@ import os
 
 from mmengine.config import DictAction
 
-from mmcoc.engine import build_runner, load_config, use_amp
+from mmcoc.engine import build_runner, use_amp
+from mmcoc.utils.config import load_config
 from mmcoc.utils import cli
 
 

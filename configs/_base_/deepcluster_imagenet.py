@@ -5,10 +5,7 @@
 # 256 images per step (the paper's batch, which the reference trains on one GPU; here 8 GPUs x
 # 32 images). The configs that inherit this set the model and the number of epochs.
 # The labels of ImageNet are read only for the NMI of the clusters against them.
-_base_ = 'mmpretrain::_base_/default_runtime.py'
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'
+_base_ = ['mmpretrain::_base_/default_runtime.py', './default_runtime.py']
 num_clusters = 10000
 # RGB input (the Runner merges this into the model unless the model sets its own)
 data_preprocessor = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],

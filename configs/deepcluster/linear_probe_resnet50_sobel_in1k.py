@@ -11,10 +11,8 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32_pil_resize.py',
     'mmpretrain::_base_/schedules/imagenet_sgd_steplr_100e.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'
 model = dict(
     data_preprocessor=dict(type='mmcoc.SobelDataPreprocessor', num_classes=1000,
                            mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],

@@ -11,9 +11,7 @@
 #   --cfg-options model.head.loss.label_smooth_val=0.0
 #
 # Data: ScanObjectNN's h5_files under data/scanobjectnn/h5_files (main_split/...).
-_base_ = ['mmpretrain::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-runner_type = 'mmcoc.RecoverableRunner'
+_base_ = ['mmpretrain::_base_/default_runtime.py', '../_base_/default_runtime.py']
 
 num_classes = 15
 num_points = 1024

@@ -9,10 +9,8 @@ _base_ = [
     '../_base_/schedules/adamw_poly_80k.py',
     'mmseg::_base_/default_runtime.py',
     '../_base_/pretrained.py',
+    '../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'
 crop_size = (512, 512)
 model = dict(
     # mmseg's EncoderDecoder with its prediction resized and argmaxed a few classes at a

@@ -12,10 +12,8 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'
 # The official classifier: the last stage's map (no extra norm), SecViTNeck (1x1 conv to 1024,
 # BN, Swish, global average), a linear head.
 model = dict(

@@ -8,10 +8,8 @@ _base_ = [
     '../_base_/schedules/adamw_1x.py',
     'mmdet::_base_/default_runtime.py',
     '../_base_/pretrained.py',
+    '../_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -12,9 +12,10 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
-from mmcoc.engine import adapt_to_machine, load_config
+from mmcoc.utils.config import adapt_to_machine, load_config
 from mmcoc.utils.checkpoint import WEIGHT_KEYS, load_checkpoint_file, unwrap_state_dict
 from mmcoc.utils.weights_fit import check_fit, checked_load, load_weights
 from mmcoc.utils.inputs import check_finite_images
@@ -114,6 +115,7 @@ def load_model(config: str, checkpoint: Optional[str] = None, trust: bool = Fals
     else:
         from mmseg.apis import init_model
         model = init_model(cfg, None, device='cpu')
+    model = revert_sync_batchnorm(model)  # SyncBN needs CUDA and a process group
     whole = state is not None and _holds_whole_model(state)
     classes: Tuple[str, ...] = ()
     if state is None:

@@ -43,7 +43,7 @@ def servable(config: str) -> bool:
     """Whether the page can show ``config``: a classification, detection or segmentation model
     with a test pipeline (the DeepCluster pre-training configs have none)."""
     from mmcoc.apis.inference import TASKS
-    from mmcoc.engine import load_config
+    from mmcoc.utils.config import load_config
     try:
         cfg = load_config(config)
     except Exception:  # a config that does not even load is not offered

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from mmcoc.utils.measure import isolate
+from mmcoc.deployment.measure import isolate
 
 MODELS = {
     'CoC-tiny': ('timm', 'coc_tiny'),

@@ -17,18 +17,20 @@ the float32-only backward kernel), which is what torchvision's autocast kernel o
 does: mmdet's RoI extractor writes each level's RoI features into a tensor of the features'
 dtype. Autograd casts the input gradients back to the inputs' own dtypes.
 
-mmcv offers no hook for this, so it is a patch: the one in mmcoc. It is applied only by an
-explicit call of ``apply_float32_mmcv_ops()``, which ``mmcoc.CPUAutocastOptimWrapper``
-(``--amp`` on a CPU) makes when it is built, says so in one line of the log, checks the mmcv
-version it was written for, and is undone by ``restore_mmcv_ops()``. It stays for the rest of
-the run rather than around each forward because autograd looks the backward up on the Function
-when the backward runs, after the autocast region has closed.
+mmcv offers no hook for this, so it is a patch, and a scoped one: ``float32_mmcv_ops()`` applies
+it for the length of a ``with`` block and restores mmcv's own Functions after it.
+``mmcoc.CPUAutocastOptimWrapper`` (``--amp`` on a CPU) opens one around each training step's
+forward (its ``optim_context``) and one around its backward (autograd looks the backward up on
+the Function when the backward runs, after the autocast region has closed), so outside a
+training step, and after the run, mmcv is untouched. The patch checks the mmcv version it was
+written for and says once per process in the log that it is used.
 
 Only ``device_type='cpu'``: on CUDA, autocast decodes boxes in float32 (``exp`` is a float32
 op there) and mmcv's CUDA RoIAlign takes float16, so GPU AMP runs as mmdet's AMP configs expect.
 """
 import functools
 import importlib
+from contextlib import contextmanager
 
 import torch
 from mmengine.logging import print_log
@@ -93,9 +95,15 @@ def _functions():
             continue
 
 
+_depth = 0  # open float32_mmcv_ops blocks
+_logged = False
+
+
 def apply_float32_mmcv_ops() -> list:
     """Make mmcv's float32-only CPU Functions compute in float32 under CPU autocast; outside an
-    autocast region they compute as before. Idempotent; returns the Functions' names."""
+    autocast region they compute as before. Idempotent; returns the Functions' names. Undone by
+    ``restore_mmcv_ops``; ``float32_mmcv_ops`` does both around a block."""
+    global _logged
     import mmcv
     if not mmcv.__version__.startswith(MMCV_VERSIONS):
         raise RuntimeError(
@@ -110,10 +118,12 @@ def apply_float32_mmcv_ops() -> list:
             if 'backward' in vars(function):  # NMSop has none (not differentiable)
                 function.backward = staticmethod(_float32_backward(function.backward))
             setattr(function, _MARK, True)
-            print_log(f'CPU autocast: {name} computes in float32 inside autocast regions '
-                      '(mmcoc.engine.amp_compat patch, undone by restore_mmcv_ops())',
-                      logger='current')
         patched.append(name)
+    if patched and not _logged:
+        _logged = True
+        print_log(f'CPU autocast: {", ".join(patched)} compute in float32 inside autocast '
+                  'regions during each training step (mmcoc.engine.amp_compat)',
+                  logger='current')
     return patched
 
 
@@ -126,3 +136,19 @@ def restore_mmcv_ops():
             elif key in vars(function):
                 delattr(function, key)
     _originals.clear()
+
+
+@contextmanager
+def float32_mmcv_ops():
+    """``apply_float32_mmcv_ops`` for the length of the block (nested blocks: the outermost
+    restores), mmcv's own Functions after it, also when the block raises."""
+    global _depth
+    if _depth == 0:
+        apply_float32_mmcv_ops()
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            restore_mmcv_ops()

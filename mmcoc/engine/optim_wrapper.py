@@ -4,7 +4,7 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from mmcoc.registry import OPTIM_WRAPPERS
-from .amp_compat import apply_float32_mmcv_ops
+from .amp_compat import apply_float32_mmcv_ops, float32_mmcv_ops, restore_mmcv_ops
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -13,16 +13,23 @@ class CPUAutocastOptimWrapper(OptimWrapper):
 
     mmengine's ``AmpOptimWrapper`` needs a GPU. bfloat16 has float32's exponent range, so no
     loss scaling is needed; parameters and optimizer state stay float32. mmcv's float32-only
-    CPU ops (NMS, RoIAlign) compute in float32 inside the region: building this wrapper applies
-    ``mmcoc.engine.amp_compat``.
+    CPU ops (NMS, RoIAlign) compute in float32 inside the region: each step's forward and
+    backward run inside ``mmcoc.engine.amp_compat.float32_mmcv_ops``, and mmcv is its own
+    between steps and after the run.
     """
 
     def __init__(self, *args, dtype: str = 'bfloat16', **kwargs):
         super().__init__(*args, **kwargs)
         self.cast_dtype = getattr(torch, dtype)
-        apply_float32_mmcv_ops()
+        apply_float32_mmcv_ops()  # stops here, before training, on an mmcv it does not know
+        restore_mmcv_ops()
 
     @contextmanager
     def optim_context(self, model):
-        with super().optim_context(model), torch.autocast('cpu', dtype=self.cast_dtype):
+        with super().optim_context(model), float32_mmcv_ops(), \
+                torch.autocast('cpu', dtype=self.cast_dtype):
             yield
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        with float32_mmcv_ops():
+            super().backward(loss, **kwargs)

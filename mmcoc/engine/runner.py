@@ -1,12 +1,14 @@
 """``mmcoc.RecoverableRunner``: mmengine's ``Runner`` with the guarantees mmcoc adds to a run.
 
 A config asks for it with ``runner_type='mmcoc.RecoverableRunner'`` (the project's configs do,
-through ``configs/_base_/mmcoc_runtime.py``), so mmdet's, mmseg's and mmpretrain's own
+through ``configs/_base_/default_runtime.py``), so mmdet's, mmseg's and mmpretrain's own
 ``tools/train.py`` build it as ``tools/train.py`` here does. Against the plain ``Runner``:
-- the config is adapted to the machine (``adapt_to_machine``: gloo, BN for SyncBN and CPU DDP
-  without a GPU) and a CPU ``pytorch`` launch gets its gloo process group;
+- the config is adapted to the machine (``mmcoc.utils.config.adapt_to_machine``: gloo and CPU
+  DDP without a GPU), a CPU ``pytorch`` launch gets its gloo process group, and SyncBN becomes
+  BN after the model is built in one process or without a GPU (``revert_sync_batchnorm``);
 - training resumes exactly and checkpoints are written atomically and as plain data
-  (``make_recoverable``: the loops and hooks of ``mmcoc.engine.recovery``);
+  (``make_recoverable``: the hooks and file backend of ``mmcoc.engine.recovery``, around
+  mmengine's own loops and ``CheckpointHook``);
 - checkpoints (``load_from``, ``resume``) are read weights-only
   (``mmcoc.utils.load_checkpoint_file``): pickled objects are unpickled only when the config
   says ``trust_checkpoint=True`` (the tools' ``--trust-checkpoint``) or
@@ -22,6 +24,7 @@ through ``configs/_base_/mmcoc_runtime.py``), so mmdet's, mmseg's and mmpretrain
 """
 import copy
 import ctypes
+from collections import OrderedDict
 import functools
 import glob
 import logging
@@ -33,24 +36,27 @@ import sys
 import zipfile
 from typing import Optional
 
+import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.runner.checkpoint import load_state_dict
 
 from mmcoc.registry import RUNNERS
 from mmcoc.utils.checkpoint import load_checkpoint_file
 from .hooks import WorkDirLockHook
 from .recovery import make_recoverable
-from .runtime import adapt_to_machine, destroy_process_group_at_exit, init_distributed
+from mmcoc.utils.config import adapt_to_machine
+from .runtime import destroy_process_group_at_exit, init_distributed
 
 
 @RUNNERS.register_module()
 class RecoverableRunner(Runner):
     trust_checkpoint = False
+    checkpoint_source = None  # the file being loaded, for CheckpointFitHook's messages
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'RecoverableRunner':
@@ -59,6 +65,7 @@ class RecoverableRunner(Runner):
         trust = bool(cfg.pop('trust_checkpoint', False))
         adapt_to_machine(cfg, launcher)
         make_recoverable(cfg)
+        _resolve_auto_resume(cfg)
         init_distributed(launcher)
         runner = super().from_cfg(cfg)
         runner.trust_checkpoint = trust
@@ -69,22 +76,17 @@ class RecoverableRunner(Runner):
     def train(self):
         try:
             return super().train()
-        finally:  # also when training fails
+        finally:  # also when training fails (mmengine calls no hook then)
             for hook in self._hooks:
                 if isinstance(hook, WorkDirLockHook):
                     hook.release()
 
-    def load_or_resume(self):
-        if self._resume and self._load_from is None and not self._has_loaded:
-            found = find_resume_checkpoint(self.work_dir)
-            if found is None:
-                self.logger.info(f'auto resume: nothing to resume in {self.work_dir} (no '
-                                 'checkpoint there): training from scratch')
-                self._resume = False
-            else:
-                self.logger.info(f'auto resume from {found}')
-                self._load_from = found
-        super().load_or_resume()
+    def build_model(self, model):
+        # SyncBN needs CUDA and a process group; in one process or on a CPU it is BN
+        model = super().build_model(model)
+        if not torch.cuda.is_available() or not self.distributed:
+            model = revert_sync_batchnorm(model)
+        return model
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
@@ -97,17 +99,38 @@ class RecoverableRunner(Runner):
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
-        # mmengine's body, reading the file through mmcoc's weights-only reader
+        # mmengine's, with the file read by mmcoc's weights-only reader instead of
+        # CheckpointLoader (whose http loader unpickles in full); pinned in test_upstream_pins
         checkpoint = load_checkpoint_file(filename, map_location=map_location,
                                           trust=self.trust_checkpoint)
-        self._loading = filename  # named by CheckpointFitHook's messages
+        self.checkpoint_source = filename
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict,
-                                               revise_keys=revise_keys)
-        self._has_loaded = True
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        metadata = getattr(state_dict, '_metadata', OrderedDict())
+        for pattern, replacement in revise_keys:
+            state_dict = OrderedDict((re.sub(pattern, replacement, key), value)
+                                     for key, value in state_dict.items())
+        state_dict._metadata = metadata
+        load_state_dict(model, state_dict, strict=strict, logger=self.logger)
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+def _resolve_auto_resume(cfg: Config):
+    """``resume=True`` without ``load_from``: the file ``find_resume_checkpoint`` names, or, with
+    nothing to resume, a training from scratch that says so (mmengine's auto resume reads
+    ``last_checkpoint`` alone and fails where it names a missing file)."""
+    if not cfg.get('resume') or cfg.get('load_from') is not None:
+        return
+    found = find_resume_checkpoint(cfg.work_dir)
+    if found is None:
+        print_log(f'auto resume: nothing to resume in {cfg.work_dir} (no checkpoint there): '
+                  'training from scratch', logger='current')
+        cfg.resume = False
+    else:
+        print_log(f'auto resume from {found}', logger='current')
+        cfg.load_from = found
 
 
 _STEP_CHECKPOINT = re.compile(r'^(epoch|iter)_\d+\.pth$')

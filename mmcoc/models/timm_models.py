@@ -12,11 +12,11 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 
-from .backbones.base import TimmClassifierMixin
 from .backbones.context_cluster import NUM_STAGES, ContextCluster
 from .backbones.fec import FEC
 from .backbones.secvit import NUM_STAGES as SECVIT_STAGES
 from .backbones.secvit import SecViT
+from mmcoc.models.layers.weight_init import init_trunc_normal
 from mmcoc.utils.checkpoint import load_checkpoint_file
 from mmcoc.utils.weights_fit import check_fit
 from .necks import CLASSIFIER_DIM, classifier_layers
@@ -27,9 +27,11 @@ from .weight_layouts.secvit import checkpoint_filter_fn as secvit_filter_fn
 GLOBAL_POOLS = ('avg', 'max', '')
 
 
-class TimmModelMixin(TimmClassifierMixin):
+class TimmModelMixin:
     """timm's model contract over a ClusteringBackbone classifier (as timm's ``metaformer``,
-    ``convnext``): ``feature_info`` per stage, ``forward_intermediates``,
+    ``convnext``; put it before the backbone among the bases): the last map through
+    ``pre_pool`` (identity unless a subclass adds layers), global pooling and a linear ``head``
+    from ``head_hidden_size`` features; ``feature_info`` per stage, ``forward_intermediates``,
     ``prune_intermediate_layers``, ``set_grad_checkpointing`` (the backbone's ``with_cp``),
     ``group_matcher``, ``no_weight_decay`` and ``reset_classifier`` checking ``global_pool``
     (``'avg'``, ``'max'`` or ``''`` for none) as ``create_model`` does. A subclass gives
@@ -49,6 +51,16 @@ class TimmModelMixin(TimmClassifierMixin):
             for i, name in enumerate(self.stage_module_names())]
 
     # ------------------------------------------------------------------ head
+    def _make_head(self, num_classes: int) -> nn.Module:
+        if num_classes <= 0:
+            return nn.Identity()
+        head = nn.Linear(self.head_hidden_size, num_classes)
+        init_trunc_normal(head, nn.Linear)
+        return head
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None,
                          reset_other: bool = False):
         """A new ``head`` for ``num_classes`` (0: none) and, if given, a new ``global_pool``;
@@ -59,10 +71,16 @@ class TimmModelMixin(TimmClassifierMixin):
             raise ValueError(f'num_classes must be an int >= 0, got {num_classes!r}')
         if reset_other:
             self._reset_pre_logits()
-        super().reset_classifier(num_classes, global_pool)
+        self.num_classes = num_classes
+        if global_pool is not None:
+            self.global_pool = global_pool
+        self.head = self._make_head(num_classes)
 
     def _reset_pre_logits(self):
         self.head_hidden_size = self.num_features
+
+    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.pre_pool(x)
@@ -71,6 +89,9 @@ class TimmModelMixin(TimmClassifierMixin):
         elif self.global_pool == 'max':
             x = x.amax((-2, -1))
         return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
     # ------------------------------------------------------------------ features
     def final_norm(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +227,7 @@ class SecViTClassifier(TimmModelMixin, SecViT):
         self.num_features = self.embed_dims[-1]
         self.head_hidden_size = CLASSIFIER_DIM
         self.proj, self.norm, self.act = classifier_layers(self.num_features)
-        self._init_weights(self.proj)
+        init_trunc_normal(self.proj, nn.Conv2d)
         self.head = self._make_head(num_classes)
         self._init_feature_info()
 

@@ -199,9 +199,9 @@ def describe_bytes(nbytes: float) -> str:
 def check_config_arguments(parser: argparse.ArgumentParser, config: str,
                            cfg_options: Optional[dict] = None, launcher: str = 'none'):
     """The config of a train/test tool with its ``--cfg-options`` merged and checked
-    (``mmcoc.engine.check_config``), its ``load_from`` (a file or URL) and the ``--launcher``
-    (``mmcoc.engine.runtime.launcher_problem``): ``parser.error`` with the first problem."""
-    from mmcoc.engine.runtime import ConfigError, launcher_problem, load_config
+    (``mmcoc.utils.config.check_config``), its ``load_from`` (a file or URL) and the ``--launcher``
+    (``mmcoc.utils.config.launcher_problem``): ``parser.error`` with the first problem."""
+    from mmcoc.utils.config import ConfigError, launcher_problem, load_config
     problem = launcher_problem(launcher)
     if problem:
         parser.error(problem)

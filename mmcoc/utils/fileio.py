@@ -9,7 +9,11 @@ sees the old file or the new one, never a part.
 
 The backend is registered under its own name, ``ATOMIC_BACKEND``; mmengine's ``local`` backend
 is left as it is. A writer asks for it with ``backend_args=dict(backend=ATOMIC_BACKEND)``, as
-``mmcoc.AtomicCheckpointHook`` does for checkpoints and ``last_checkpoint``.
+``mmcoc.engine.make_recoverable`` does for mmengine's ``CheckpointHook``. Through it a file is
+also never deleted before its successor exists: ``CheckpointHook`` removes the checkpoint that
+``max_keep_ckpts`` drops *before* it writes the new one (with ``max_keep_ckpts=1`` a kill in
+between would leave none), so a removal waits until the next file written into the same folder
+is complete.
 """
 import glob
 import json
@@ -118,13 +122,40 @@ def claim_output_folder(out: Union[str, Path], marker: str, tool: str, settings:
 
 
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's ``LocalBackend`` whose ``put``/``put_text`` replace the target atomically."""
+    """mmengine's ``LocalBackend`` whose ``put``/``put_text`` replace the target atomically and
+    whose ``remove``/``rmtree`` wait for the next complete ``put`` into the same folder."""
+    # every instance's (mmengine builds one per caller: the hook's removals and the runner's
+    # writes go through different ones): folder -> paths waiting to be deleted
+    _waiting: dict = {}
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         atomic_write(filepath, obj)
+        self._delete_waiting(filepath)
 
     def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        atomic_write(filepath, obj.encode(encoding))
+        self.put(obj.encode(encoding), filepath)
+
+    def remove(self, filepath: Union[str, Path]) -> None:
+        self._wait(filepath)
+
+    def rmtree(self, dir_path: Union[str, Path]) -> None:
+        self._wait(dir_path)  # deepspeed's checkpoints are folders
+
+    def _wait(self, path):
+        path = osp.abspath(os.fspath(path))
+        if not osp.exists(path):
+            raise FileNotFoundError(path)  # as LocalBackend.remove
+        self._waiting.setdefault(osp.dirname(path), []).append(path)
+
+    def _delete_waiting(self, written):
+        written = osp.abspath(os.fspath(written))
+        for path in self._waiting.pop(osp.dirname(written), []):
+            if path == written:  # written again under the same name: kept
+                continue
+            if osp.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif osp.exists(path):
+                os.remove(path)
 
 
 ATOMIC_BACKEND = 'mmcoc_atomic_local'

@@ -1,16 +1,15 @@
 """Cluster maps: which center every point joined, read from a model's real forward pass.
 
-A clustering layer follows one contract: a bool attribute ``keep_assignment`` and, when it is
-set, ``last_assignment`` (``[B, heads, H, W]``, long) written by its forward. Nothing here
-clusters anything: layers are found by that attribute, switched on for one forward, and what
+A clustering layer follows one contract (``mmcoc.models.layers.RecordsAssignment``): a bool
+attribute ``keep_assignment`` and, when it is set, ``last_assignment`` (``[B, heads, H, W]``,
+long) written by its forward. Nothing here clusters anything: the backbone names its layers,
+which are switched on for one forward, and what
 they stored is drawn as coloured regions over the image (one colour per cluster, white
 boundaries, each cluster's center marked).
 
-Layers are named by their module path; their stage and block come from where that path sits in
-the backbone: the numbered container holding a layer's block is its stage (stages numbered in
-order among those that cluster), the block is its index there; for ContextCluster, stage ``s``
-is ``network[2 * s]`` and block ``b`` its ``b``-th child. A clustering layer outside any stage
-container (FEC's ``ClusterPool``, ``network[2 * s - 1]``, clusters the points of stage ``s - 1``
+Layers are named by their module path; their stage and block are what the backbone says
+(``cluster_sites()`` of ``mmcoc.models.backbones.base.ClusteringBackbone``). A clustering layer in
+the downsampling between stages (FEC's ``ClusterPool`` clusters the points of stage ``s - 1``
 into those of stage ``s``) has no block number: it belongs to the stage it leads into and is
 chosen by its path.
 """
@@ -170,34 +169,17 @@ class ClusterSite:
 
 
 def find_cluster_sites(model: nn.Module) -> List[ClusterSite]:
-    """Every clustering layer of ``model`` (modules with ``keep_assignment``), in model order."""
-    found = [(path, module) for path, module in model.named_modules()
-             if isinstance(getattr(module, 'keep_assignment', None), bool)]
-    if not found:
-        raise ValueError(f'{type(model).__name__} has no clustering layer (no module with a '
-                         '`keep_assignment` attribute): cluster maps need a clustering backbone '
-                         'such as mmcoc.ContextCluster')
-    placed = []
-    for path, module in found:
-        parts = path.split('.')
-        numbered = [i for i, part in enumerate(parts) if part.isdigit()]
-        if len(numbered) >= 2:  # ...<stage container>.<block index>...
-            placed.append((path, module, '.'.join(parts[:numbered[-1]]), int(parts[numbered[-1]])))
-        else:
-            placed.append((path, module, None, None))
-    stage_of = {}
-    for _, _, container, _ in placed:
-        if container is not None and container not in stage_of:
-            stage_of[container] = len(stage_of)
-    sites, last_stage = [], -1
-    for index, (path, module, container, block) in enumerate(placed):
-        if container is not None:
-            stage = stage_of[container]
-        else:  # between stages: it belongs to the next stage in model order
-            following = [stage_of[c] for _, _, c, _ in placed[index + 1:] if c is not None]
-            stage = following[0] if following else last_stage + 1
-        last_stage = stage
-        sites.append(ClusterSite(path, module, stage, block))
+    """Every clustering layer of ``model``, in model order, as its backbone names them
+    (``cluster_sites()``: stage, block, layer)."""
+    from mmcoc.models.backbones.base import ClusteringBackbone
+    paths = {id(module): path for path, module in model.named_modules()}
+    sites = [ClusterSite(paths[id(layer)], layer, stage, block)
+             for owner in model.modules() if isinstance(owner, ClusteringBackbone)
+             for stage, block, layer in owner.cluster_sites()]
+    if not sites:
+        raise ValueError(f'{type(model).__name__} has no clustering layer (no clustering '
+                         'backbone with `cluster_sites()`): cluster maps need a clustering backbone such '
+                         'as mmcoc.ContextCluster')
     return sites
 
 

@@ -29,12 +29,7 @@ class PointClusters:
 
 
 def cluster_layers(backbone, stage: int):
-    from mmcoc.models.pointcloud import GroupContextCluster
-    if not 0 <= stage < len(backbone.pre_blocks_list):
-        raise ValueError(f'stage {stage}: the model has stages 0-'
-                         f'{len(backbone.pre_blocks_list) - 1}')
-    layers = [m for m in backbone.pre_blocks_list[stage].operation
-              if isinstance(m, GroupContextCluster)]
+    layers, _ = backbone.stage_clusters(stage)
     if not layers:
         raise ValueError(f'stage {stage} has no context cluster (a PointMLP without them?)')
     return layers
@@ -48,7 +43,7 @@ def record_point_clusters(backbone, points: torch.Tensor, stage: int = 0, block:
     layers = cluster_layers(backbone, stage)
     if not 0 <= block < len(layers):
         raise ValueError(f'stage {stage}: blocks 0-{len(layers) - 1}')
-    layer, grouper = layers[block], backbone.local_grouper_list[stage]
+    layer, grouper = layers[block], backbone.stage_clusters(stage)[1]
     if not 0 <= head < layer.heads:
         raise ValueError(f'heads 0-{layer.heads - 1}')
     layer.keep_similarity = grouper.keep_groups = True

@@ -167,6 +167,7 @@ print('ok')
 '''
 
 
+@pytest.mark.slow
 def test_the_helpers_work_in_any_order_of_mmdet_mmseg_mmpretrain_in_one_process():
     import subprocess
     import sys

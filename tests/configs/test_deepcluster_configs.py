@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mmcoc.engine import build_model, load_config
+from mmcoc.utils.config import build_model, load_config
 
 CONFIGS = Path(__file__).parents[2] / 'configs' / 'deepcluster'
 PRETRAIN = sorted(CONFIGS.glob('deepcluster_*.py'))

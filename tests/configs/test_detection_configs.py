@@ -78,7 +78,7 @@ def test_released_checkpoints_evaluate_with_the_documented_override():
 
     from mmengine.config import DictAction
 
-    from mmcoc.engine import build_model, load_config
+    from mmcoc.utils.config import build_model, load_config
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(['--cfg-options', 'model.backbone.cluster_normalizer=count'])

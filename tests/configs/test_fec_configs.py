@@ -77,7 +77,7 @@ def test_imagenet_config_builds_the_released_classifier():
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model).eval()
     assert isinstance(model.backbone, FEC)
-    from mmcoc.utils.measure import count_released_parameters
+    from mmcoc.models.layers import count_released_parameters
     # the reference's count: its frozen conv_f are parameters there, buffers here
     assert count_released_parameters(model) == 5_727_528
     assert sum(p.numel() for p in model.parameters()) == 5_727_528 - 77_892

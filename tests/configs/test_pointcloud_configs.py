@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmcoc.engine import build_model
+from mmcoc.utils.config import build_model
 
 CONFIGS = Path(__file__).parents[2] / 'configs' / 'pointcloud'
 

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from pycocotools.coco import COCO
 
 import cv2
@@ -95,6 +96,7 @@ def run_tool(*args):
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_tool_writes_once_and_refuses_foreign_folders(tmp_path):
     out = tmp_path / 'demo'
     first = run_tool('--out', str(out), '--train', '2', '--val', '1')
@@ -117,6 +119,7 @@ def test_tool_writes_once_and_refuses_foreign_folders(tmp_path):
     assert forced.returncode == 0 and (out / '.mmcoc_demo_data').is_file()
 
 
+@pytest.mark.slow
 def test_tool_writes_the_ade_layout(tmp_path):
     out = tmp_path / 'ade'
     result = run_tool('--format', 'ade', '--out', str(out), '--train', '2', '--val', '1')

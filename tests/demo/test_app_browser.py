@@ -28,9 +28,10 @@ CONFIG = 'configs/demo/coc_tiny_plain_cls_demo.py'
 CLASSES = ('ellipse', 'rectangle', 'star', 'triangle')
 CHROMIUM = shutil.which('chromium')
 CHROMEDRIVER = shutil.which('chromedriver')
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason='needs Debian chromium + chromium-driver '
-                                '(tools/setup_browser.sh, run by make test)')
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                 reason='needs Debian chromium + chromium-driver '
+                                 '(tools/setup_browser.sh, run by make test)')]
 
 
 def free_port() -> int:

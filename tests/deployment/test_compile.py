@@ -7,6 +7,8 @@ from mmcoc.deployment.compile import compile_support, count_compiles, explain
 
 from .tiny_models import tiny_backbone
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 # The sizes of a zero-padded detection batch: dividing into the folds and not, landscape and
 # portrait. Not square first: torch's duck sizing would give H and W one symbol (a guard H == W).
 SIZES = [(2, 3, 96, 128), (2, 3, 64, 64), (2, 3, 75, 101), (2, 3, 88, 70)]

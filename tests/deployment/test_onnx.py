@@ -18,6 +18,8 @@ pytest.importorskip('onnxscript')
 
 from mmcoc.deployment import onnx as deploy  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 # 75x101: the 19x25 map of the first stage does not divide into its 2x2 regions (padded path)
 TRACED = (2, 3, 75, 101)
 # other batches and sizes than the traced one: one dividing into the folds at every stage

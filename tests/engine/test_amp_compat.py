@@ -100,3 +100,15 @@ def test_float32_calls_are_unchanged():
         restore_mmcv_ops()
     out.sum().backward()
     assert feats.grad.dtype == torch.float32
+
+
+def test_scoped_patch_lasts_the_outermost_block_also_when_it_raises():
+    functions = mmcv_functions()
+    before = [dict(vars(f)) for f in functions]
+    with pytest.raises(KeyError):
+        with amp_compat.float32_mmcv_ops():
+            with amp_compat.float32_mmcv_ops():
+                assert all(hasattr(f, amp_compat._MARK) for f in functions)
+            assert all(hasattr(f, amp_compat._MARK) for f in functions)  # inner: kept
+            raise KeyError('step failed')
+    assert [dict(vars(f)) for f in functions] == before

@@ -11,7 +11,8 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 import mmcoc  # noqa: F401
-from mmcoc.engine import build_model, use_amp
+from mmcoc.engine import use_amp
+from mmcoc.utils.config import build_model
 
 DEMO = 'configs/demo/coc_tiny_maskrcnn_demo.py'
 
@@ -48,8 +49,8 @@ def demo_batch():
 
 
 # mmcv's CPU nms and RoIAlign take float32 only; mmcoc.CPUAutocastOptimWrapper runs them in
-# float32 inside autocast (building it applies mmcoc.engine.amp_compat). The demo computes RoIAlign with torchvision; mmdet's
-# default (and the published configs') is mmcv's.
+# float32 inside autocast (mmcoc.engine.amp_compat, within each step). The demo computes
+# RoIAlign with torchvision; mmdet's default (and the published configs') is mmcv's.
 @pytest.mark.parametrize('use_torchvision', [True, False], ids=['torchvision', 'mmcv'])
 def test_demo_detector_trains_a_step_under_bf16_autocast(use_torchvision, monkeypatch):
     cfg = use_amp(Config.fromfile(DEMO))
@@ -84,6 +85,8 @@ def test_demo_detector_trains_a_step_under_bf16_autocast(use_torchvision, monkey
     assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in model.parameters())
     changed = sum(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert changed > len(before) // 2
+    # the patch lasted the step only: mmcv's own Functions again
+    assert not hasattr(mmcv_roi_align.RoIAlignFunction, '_mmcoc_float32_under_cpu_autocast')
 
 
 def test_rpn_losses_in_bf16_match_float32():

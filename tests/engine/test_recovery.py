@@ -14,6 +14,8 @@ import torch
 
 from mmcoc.utils import load_checkpoint_file
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 ROOT = Path(__file__).parents[2]
 CONFIG = str(Path(__file__).parent / 'tiny_resume.py')  # 2 epochs of 2 iterations
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_cls.py')  # 1 epoch of 2 iterations
 

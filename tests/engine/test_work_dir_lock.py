@@ -11,6 +11,8 @@ import pytest
 
 from mmcoc.utils.lock import LOCK_NAME, WorkDirLock, WorkDirLocked
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_cls.py')  # 1 epoch of 2 iterations
 ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT / "tests" / "tools"}')

@@ -8,6 +8,8 @@ import pytest
 
 from tool_runner import ROOT
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 DET = 'tests/tools/tiny_maskrcnn.py'
 
 

@@ -1,8 +1,11 @@
+import pytest
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 ROOT = Path(__file__).parents[2]
 

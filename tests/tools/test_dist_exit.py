@@ -1,6 +1,7 @@
 """tools/dist_test.sh with 2 gloo processes ends cleanly every time: the process group is
 destroyed before the interpreter shuts down (left to finalization, gloo's threads can abort a
 rank with 'terminate called without an active exception' after the results are written)."""
+import pytest
 import json
 import sys
 from pathlib import Path
@@ -9,7 +10,9 @@ import torch
 from mmengine.config import Config
 from tool_runner import ROOT, run
 
-from mmcoc.engine import build_model
+from mmcoc.utils.config import build_model
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_cls_exit.py')
 RUNS = 3

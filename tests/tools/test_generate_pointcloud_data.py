@@ -9,6 +9,8 @@ from tool_runner import ROOT
 sys.path.insert(0, str(ROOT / 'tools'))
 import generate_pointcloud_data  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 SMALL = ['--train', '2', '--test', '1']
 
 

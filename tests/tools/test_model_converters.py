@@ -12,6 +12,8 @@ from tool_runner import ROOT, run
 from mmcoc.models import ContextClusterClassifier
 from mmcoc.testing import official_classification, official_dense, perturbed
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 CONVERTER = 'tools/model_converters/official2mmcoc.py'
 TINY_IN1K = ROOT / 'configs' / 'context_cluster' / 'coc_tiny_in1k.py'
 

@@ -1,8 +1,11 @@
 """model-index.yml and the metafiles: OpenMMLab's format, every config listed, numbers counted."""
+import pytest
 import sys
 
 import yaml
 from tool_runner import ROOT, run
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 
 def test_model_index_loads_with_modelindex_and_lists_every_config():

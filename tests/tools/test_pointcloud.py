@@ -1,11 +1,14 @@
 """The point-cloud demo through the tools: the synthetic set, tools/train.py and tools/test.py
 learn well above chance in a short run (4 classes, 64 points, ~150 steps)."""
+import pytest
 import json
 import sys
 
 from tool_runner import ROOT, data_root_options, run
 
 from mmcoc.datasets import write_synthetic_scanobjectnn
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_pointcloud.py')
 CLASSES = ('sphere', 'box', 'torus', 'table')

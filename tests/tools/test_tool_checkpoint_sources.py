@@ -1,5 +1,6 @@
 """A checkpoint named by a URL runs no code through any tool, and a checkpoint without the
 heads is not evaluated: each tool answers in one line."""
+import pytest
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import torch
 
 from conftest import Payload
 from tool_runner import PYTHONPATH, ROOT, data_root_options
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
 
@@ -39,7 +42,7 @@ def test_a_payload_url_runs_in_no_tool(weights_server, tiny_coco, tmp_path):
 
 
 def test_test_tool_refuses_a_headless_checkpoint(tiny_coco, tmp_path):
-    from mmcoc.engine import build_model, load_config
+    from mmcoc.utils.config import build_model, load_config
     state = {k: v for k, v in build_model(load_config(CONFIG)).state_dict().items()
              if not k.startswith('roi_head.')}
     path = tmp_path / 'headless.pth'

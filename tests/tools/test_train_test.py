@@ -10,6 +10,8 @@ import torch
 
 from tool_runner import PYTHONPATH, ROOT, data_root_options, free_port, run
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
 
 
@@ -100,11 +102,11 @@ def test_configs_run_from_mmdet_own_train_tool(tiny_coco, tmp_path):
     mmdet_train = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
     run([sys.executable, str(mmdet_train), CONFIG, '--work-dir', str(tmp_path),
          *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
-    # the config's runner_type reached mmdet's script: resumable loop, atomic hook, and a
+    # the config's runner_type reached mmdet's script: exact resume, atomic checkpoints, and a
     # checkpoint of plain data that torch reads weights-only with no allow-list at all
     dumped = (tmp_path / 'tiny_maskrcnn.py').read_text()
-    assert "'mmcoc.ResumableEpochBasedTrainLoop'" in dumped
-    assert "'mmcoc.AtomicCheckpointHook'" in dumped
+    assert "'mmcoc.ExactResumeHook'" in dumped
+    assert "backend='mmcoc_atomic_local'" in dumped
     assert torch.load(tmp_path / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1
 
 

@@ -13,6 +13,8 @@ from mmcoc.visualization import palette, read_image, select_site
 sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
 import visualize_clusters  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 CLS = 'configs/demo/coc_tiny_plain_cls_demo.py'
 
 

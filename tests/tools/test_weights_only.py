@@ -8,6 +8,8 @@ import pytest
 import torch
 from tool_runner import ROOT
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 TOOL = str(ROOT / 'tools' / 'model_converters' / 'weights_only.py')
 
 

@@ -3,7 +3,7 @@ path that loads weights."""
 import pytest
 import torch
 
-from mmcoc.engine import build_model, load_config
+from mmcoc.utils.config import build_model, load_config
 from mmcoc.utils import check_fit
 from mmcoc.utils.weights_fit import model_parts, recorded_backbone
 

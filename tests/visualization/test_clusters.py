@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
+from mmcoc.models.layers import RecordsAssignment
 from PIL import Image
 
 from mmcoc.models import ContextCluster
@@ -107,8 +109,8 @@ def test_sites_follow_the_backbone_structure():
 
 
 def test_layers_between_stages_join_the_next_stage():
-    class Pool(torch.nn.Module):
-        keep_assignment = False
+    class Pool(RecordsAssignment, torch.nn.Module):  # the clustering layers' contract
+        pass
 
     model = ContextCluster('tiny', out_indices=(0, 1, 2, 3))
     model.network[3] = Pool()  # as FEC's ClusterPool, which clusters stage 1 into stage 2

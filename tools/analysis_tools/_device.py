@@ -4,7 +4,7 @@ import platform
 import torch
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import time_and_peak
+from mmcoc.deployment.measure import time_and_peak
 
 
 def add_device_argument(parser):

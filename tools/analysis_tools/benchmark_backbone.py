@@ -22,7 +22,7 @@ import torch
 
 from mmcoc.testing import naive_context_cluster
 from mmcoc.utils import cli
-from mmcoc.utils.measure import isolate
+from mmcoc.deployment.measure import isolate
 
 from _device import add_device_argument, describe, measure, sync
 

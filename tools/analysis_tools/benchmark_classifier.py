@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import count_flops, isolate
+from mmcoc.deployment.measure import count_flops, isolate
 
 from _device import add_device_argument, describe, measure, sync
 

@@ -95,7 +95,7 @@ def worker(queue, name, kind, shape, device, backend, reps, dry_run):
 
 
 def run_case(args, name, kind, shape):
-    from mmcoc.utils.measure import isolate
+    from mmcoc.deployment.measure import isolate
     try:
         return isolate(worker, name, kind, shape, args.device, args.backend, args.reps,
                        args.dry_run, timeout=args.timeout)

@@ -17,7 +17,7 @@ from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import isolate, time_and_peak
+from mmcoc.deployment.measure import isolate, time_and_peak
 
 DETECTORS = {
     'CoC-small (4 centers) Mask R-CNN': 'configs/context_cluster/coc_small_maskrcnn_coco.py',

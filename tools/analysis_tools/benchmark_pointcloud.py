@@ -17,7 +17,7 @@ import time
 import torch
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import isolate, time_and_peak
+from mmcoc.deployment.measure import isolate, time_and_peak
 
 MODELS = {'PointMLP_CoC': True, 'PointMLP': False}
 

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import count_flops, isolate
+from mmcoc.deployment.measure import count_flops, isolate
 
 from _device import add_device_argument, describe, measure, sync
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import current_rss_mb
+from mmcoc.deployment.measure import current_rss_mb
 
 DEMO = 'configs/demo/coc_tiny_maskrcnn_demo.py'
 

@@ -4,7 +4,7 @@
         [--api {inference_model,MMSegInferencer}] [--unbounded] [--limit-gb 3]
 
 Random weights (the memory does not depend on them), on the CPU, one process per measurement
-(``mmcoc.utils.measure.isolate``). Prints the resident-set peak above the loaded model and fails
+(``mmcoc.deployment.measure.isolate``). Prints the resident-set peak above the loaded model and fails
 above ``--limit-gb``. ``--unbounded`` measures mmseg's own ``EncoderDecoder`` for comparison
 (on 4000x3000 with 150 classes it needs over 7 GB: mind the machine).
 """
@@ -14,13 +14,14 @@ import resource
 import numpy as np
 
 from mmcoc.utils import cli
-from mmcoc.utils.measure import current_rss_mb, isolate
+from mmcoc.deployment.measure import current_rss_mb, isolate
 
 
 def worker(queue, config, size, api, unbounded):
     import torch
+    from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
-    from mmcoc.engine import adapt_to_machine, load_config
+    from mmcoc.utils.config import adapt_to_machine, load_config
     torch.set_num_threads(1)
     cfg = adapt_to_machine(load_config(config))
     cfg.model.backbone.init_cfg = None  # random weights: no download
@@ -29,7 +30,7 @@ def worker(queue, config, size, api, unbounded):
     image = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
     with DefaultScope.overwrite_default_scope('mmseg'):
         from mmseg.apis import MMSegInferencer, inference_model, init_model
-        model = init_model(cfg, None, device='cpu')
+        model = revert_sync_batchnorm(init_model(cfg, None, device='cpu'))
         if api == 'MMSegInferencer':
             inferencer = MMSegInferencer(model=cfg, weights=None, device='cpu')
             inferencer.model = model

@@ -20,7 +20,7 @@ from mmengine.analysis import parameter_count
 from mmcoc.datasets import render_scene
 from mmcoc.models import ContextCluster
 from mmcoc.utils import cli
-from mmcoc.utils.measure import count_flops
+from mmcoc.deployment.measure import count_flops
 from mmcoc.visualization import (ImageError, draw_cluster_map, find_cluster_sites, read_image,
                                  record_assignments, tile_grid)
 

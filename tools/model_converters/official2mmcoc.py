@@ -36,7 +36,7 @@ from mmcoc.utils.fileio import atomic_write
 def check_against_config(state_dict, config: str):
     """Load ``state_dict`` strictly into the model of ``config``: the problems (or []), the
     model's class name and its backbone's ``cluster_normalizer`` (None for other backbones)."""
-    from mmcoc.engine import build_model, load_config
+    from mmcoc.utils.config import build_model, load_config
     model = build_model(load_config(config))
     backbone = getattr(model, 'backbone', model)
     normalizer = getattr(backbone, 'cluster_normalizer', None) \

@@ -1,6 +1,7 @@
 # An mmpretrain ImageClassifier on a Context-Cluster backbone, laid out as the official
 # classifier: the last stage's map, its norm (the backbone's norm6), global average, linear head.
 # Label smoothing 0.1, Mixup 0.8 and CutMix 1.0 as in the published recipe.
+_base_ = '../default_runtime.py'
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -21,6 +22,3 @@ model = dict(
         cal_acc=False),
     init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)],
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'

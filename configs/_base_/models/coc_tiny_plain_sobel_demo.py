@@ -7,6 +7,7 @@
 # - the classification demo's initialisation (Kaiming convs and MLPs, layer scale 1.0,
 #   BatchNorm): with the published one every block starts as a near-identity of near-linear
 #   layers, whose features k-means cannot split by anything but mean intensity.
+_base_ = '../default_runtime.py'
 backbone_init = dict(type='Kaiming', layer=['Conv2d', 'Linear'], mode='fan_in',
                      nonlinearity='relu', distribution='normal')
 model = dict(
@@ -23,6 +24,3 @@ model = dict(
         layer_scale_init_value=1.0,
         init_cfg=backbone_init),
     neck=dict(type='GlobalAveragePooling'))
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'

@@ -1,8 +1,5 @@
 # mmseg's Semantic FPN with an FEC backbone (FEC-small, the released segmentation setting).
-_base_ = ['mmseg::_base_/models/fpn_r50.py', './fec_dense_backbone.py']
-custom_imports = dict(imports=['mmcoc'], allow_failed_imports=False)
-# exact resume, atomic plain-data checkpoints, weights-only reading, CPU adaptation
-runner_type = 'mmcoc.RecoverableRunner'
+_base_ = ['mmseg::_base_/models/fpn_r50.py', './fec_dense_backbone.py', '../default_runtime.py']
 model = dict(
     # mmseg's EncoderDecoder with its prediction resized and argmaxed a few classes at a
     # time: a 12-megapixel photo needs under 3 GB instead of 7 GB (same labels)

@@ -11,7 +11,7 @@ from mmengine.optim import OptimWrapperDict
 
 from ...datasets.samplers import ClusterUniformSampler
 from ...registry import HOOKS
-from ...utils.kmeans import cluster_features, resolve_backend
+from .kmeans import cluster_features, resolve_backend
 
 # Rows gathered per collective call: bounds the buffers on the communication device (a GPU
 # under nccl) to about 64k feature rows per rank, whatever the dataset size.

@@ -1,7 +1,7 @@
 """What the four-stage clustering backbones (ContextCluster and its FEC, SecViT) share: stage
 selection, freezing, norm_eval, loading a ``Pretrained`` init_cfg through their own checkpoint
 filter, and the timm classifier head built on their last map."""
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -10,6 +10,9 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcoc.utils.weights_fit import check_fit, checked_load, is_checked_load, load_weights
+from mmcoc.models.layers.assignment import RecordsAssignment
+from mmcoc.models.layers.weight_init import init_trunc_normal
+
 
 
 def check_regularisation(drop_path_rate=None, layer_scale_init_value=None):
@@ -21,15 +24,6 @@ def check_regularisation(drop_path_rate=None, layer_scale_init_value=None):
     if layer_scale_init_value is not None and layer_scale_init_value < 0:
         raise ValueError(f'layer_scale_init_value must be >= 0 (a small positive scale such '
                          f'as 1e-5, or 0), got {layer_scale_init_value}')
-
-
-def init_trunc_normal(m: nn.Module, types):
-    """Truncated-normal(0.02) weights and zero bias for a module of ``types``, as the reference
-    implementations initialise; ``model.apply(partial(init_trunc_normal, types=...))``."""
-    if isinstance(m, types):
-        nn.init.trunc_normal_(m.weight, std=.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
 
 
 class ClusteringBackbone(BaseModule):
@@ -116,6 +110,21 @@ class ClusteringBackbone(BaseModule):
         return tuple(resolved)
 
     # ------------------------------------------------------------------ training state
+    def cluster_sites(self) -> List[Tuple[int, Optional[int], nn.Module]]:
+        """``(stage, block, layer)`` of every clustering layer (``RecordsAssignment``), in
+        forward order, from the subclass's ``stage_entry``/``stage_blocks``: a layer in the
+        downsampling into stage ``s`` (FEC's ``ClusterPool``) has block ``None`` and belongs
+        to ``s``, the stage whose points it makes."""
+        sites = []
+        for stage in range(self.built_stages):
+            entry = self.stage_entry(stage)
+            parts = ([(None, entry)] if entry is not None else []) + list(
+                enumerate(self.stage_blocks(stage)))
+            for block, part in parts:
+                sites += [(stage, block, m) for m in part.modules()
+                          if isinstance(m, RecordsAssignment)]
+        return sites
+
     def _frozen_modules(self) -> List[nn.Module]:
         """The modules of the stem and of stages ``0 .. frozen_stages - 1`` (``frozen_stages``
         is at least 0 when this is called)."""
@@ -186,47 +195,3 @@ class ClusteringBackbone(BaseModule):
                     and not bool(torch.isfinite(value).all())):
                 raise ValueError(f'the checkpoint holds NaN or Inf values in {prefix + key!r}: '
                                  'the training that wrote it diverged. Use an earlier one.')
-
-
-class TimmClassifierMixin:
-    """timm's classifier interface over a ClusteringBackbone whose last returned map feeds
-    ``pre_pool`` (identity unless a subclass adds layers), global mean (``global_pool='avg'``)
-    and a linear ``head`` from ``head_hidden_size`` features. Put it before the backbone among
-    the bases; the subclass sets ``num_classes``, ``global_pool``, ``head_hidden_size`` and
-    ``head``."""
-
-    @staticmethod
-    def check_global_pool(global_pool):
-        if global_pool not in ('avg', ''):
-            raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
-
-    def _make_head(self, num_classes: int) -> nn.Module:
-        if num_classes <= 0:
-            return nn.Identity()
-        head = nn.Linear(self.head_hidden_size, num_classes)
-        init_trunc_normal(head, nn.Linear)
-        return head
-
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool=None):
-        self.num_classes = num_classes
-        if global_pool is not None:
-            self.global_pool = global_pool
-        self.head = self._make_head(num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x)[-1]
-
-    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.pre_pool(x)
-        if self.global_pool == 'avg':
-            x = x.mean((-2, -1))
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))

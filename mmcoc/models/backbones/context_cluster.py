@@ -14,7 +14,8 @@ from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, run_block
 from mmcoc.registry import MODELS
 from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
 
-from .base import ClusteringBackbone, check_regularisation, init_trunc_normal
+from mmcoc.models.layers.weight_init import init_trunc_normal
+from .base import ClusteringBackbone, check_regularisation
 
 NUM_STAGES = 4
 POSITION_CHANNELS = 2
@@ -241,10 +242,21 @@ class ContextCluster(ClusteringBackbone):
         """Stages present (4, fewer after timm's ``prune_intermediate_layers``)."""
         return (len(self.network) + 1) // 2
 
+    # The official layout, kept for its checkpoints: ``network`` alternates the blocks of a
+    # stage and the downsampling into the next (network[2 * s], network[2 * s + 1]).
+    def stage_blocks(self, stage: int) -> nn.Sequential:
+        return self.network[2 * stage]
+
+    def stage_entry(self, stage: int) -> Optional[nn.Module]:
+        return self.network[2 * stage - 1] if stage > 0 else None
+
     def stage_module_names(self) -> List[str]:
         """The module whose output is each stage's (un-normed) map: its last block."""
-        return [f'network.{2 * i}.{len(self.network[2 * i]) - 1}' if len(self.network[2 * i])
-                else f'network.{2 * i}' for i in range(self.built_stages)]
+        names = []
+        for i in range(self.built_stages):
+            blocks = len(self.stage_blocks(i))
+            names.append(f'network.{2 * i}.{blocks - 1}' if blocks else f'network.{2 * i}')
+        return names
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         """The checked image, its position channels appended, through the point embedding."""
@@ -255,8 +267,8 @@ class ContextCluster(ClusteringBackbone):
         """Stage ``stage``: the downsampling into it (stages 1-3), then its blocks, each under
         activation checkpointing with ``with_cp``."""
         if stage > 0:
-            x = self.network[2 * stage - 1](x)
-        for block in self.network[2 * stage]:
+            x = self.stage_entry(stage)(x)
+        for block in self.stage_blocks(stage):
             x = run_block(block, x, with_cp=self.with_cp)
         return x
 
@@ -273,9 +285,9 @@ class ContextCluster(ClusteringBackbone):
     def _frozen_modules(self):
         frozen = [self.patch_embed]
         for stage in range(self.frozen_stages):
-            frozen.append(self.network[2 * stage])
+            frozen.append(self.stage_blocks(stage))
             if stage > 0:
-                frozen.append(self.network[2 * stage - 1])
+                frozen.append(self.stage_entry(stage))
             if stage in self.out_indices:
                 frozen.append(getattr(self, self.norm_name(stage)))
         return frozen

@@ -25,7 +25,8 @@ from mmcoc.registry import MODELS
 
 from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
 
-from .base import ClusteringBackbone, check_regularisation, init_trunc_normal
+from mmcoc.models.layers.weight_init import init_trunc_normal
+from .base import ClusteringBackbone, check_regularisation
 
 NUM_STAGES = 4
 _ARCH_KEYS = ('embed_dims', 'depths', 'num_heads', 'num_clusters', 'mlp_ratio',
@@ -281,6 +282,12 @@ class SecViT(ClusteringBackbone):
     def built_stages(self) -> int:
         """Stages present (4, fewer after timm's ``prune_intermediate_layers``)."""
         return len(self.layers)
+
+    def stage_blocks(self, stage: int) -> nn.ModuleList:
+        return self.layers[stage].blocks
+
+    def stage_entry(self, stage: int) -> Optional[nn.Module]:
+        return self.layers[stage - 1].downsample if stage > 0 else None
 
     def stage_module_names(self) -> List[str]:
         """The module whose output is each stage's (un-normed) map: its last block."""

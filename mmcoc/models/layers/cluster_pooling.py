@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
-from .clustering import _region_validity, cluster_sizes, region_side
+from .clustering import region_validity, cluster_sizes, region_side
 from .tracing import exports_custom_ops, known_zero, traced_by_torch
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
@@ -106,7 +106,7 @@ def cluster_pool(feats: torch.Tensor,
     value_centers = F.avg_pool2d(v, STRIDE)  # [G, d, ch, cw]
     center_valid = point_mask = None
     if padded:
-        point_valid = _region_validity(H, W, f, feats.device, feats.dtype,
+        point_valid = region_validity(H, W, f, feats.device, feats.dtype,
                                        multiple=STRIDE)  # [R, 1, h, w]
         coverage = F.avg_pool2d(point_valid, STRIDE)  # [R, 1, ch, cw]
         center_valid = (coverage > 0).reshape(1, R, M)
@@ -203,3 +203,12 @@ class ClusterPool(RecordsAssignment, nn.Module):
 
     def extra_repr(self) -> str:
         return f'folds={self.folds}'
+
+
+def count_released_parameters(model: nn.Module) -> int:
+    """Parameters as the official releases count them: the trained ones plus the weights that
+    were parameters there but never trained (FEC's ``conv_f``, buffers here, so that every
+    parameter of an mmcoc model gets a gradient)."""
+    frozen = sum(b.numel() for m in model.modules() if isinstance(m, FrozenConv1x1)
+                 for b in m.buffers(recurse=False))
+    return sum(p.numel() for p in model.parameters()) + frozen

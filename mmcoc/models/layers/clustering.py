@@ -31,7 +31,7 @@ NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
 
 
-def _check_normalizer(normalizer: str, weighting: str = 'similarity'):
+def check_normalizer(normalizer: str, weighting: str = 'similarity'):
     if normalizer not in NORMALIZERS:
         raise ValueError(f'normalizer must be one of {NORMALIZERS}, got {normalizer!r}')
     if weighting not in WEIGHTINGS:
@@ -93,7 +93,7 @@ def context_cluster(feats: torch.Tensor,
     Returns:
         ``[B, heads * d, H, W]`` (and the assignment when asked for).
     """
-    _check_normalizer(normalizer, weighting)
+    check_normalizer(normalizer, weighting)
     if exports_custom_ops() and not return_assignment:
         return torch.ops.mmcoc.context_cluster(feats, values, alpha, beta, heads, proposals,
                                                folds, normalizer, weighting)
@@ -125,7 +125,7 @@ def context_cluster(feats: torch.Tensor,
     centers = _pool_centers(x, proposals).reshape(G, c, M)
     value_centers = _pool_centers(v.permute(0, 3, 1, 2), proposals).reshape(G, d, M)
     if padded:
-        point_valid = _region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
+        point_valid = region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
         coverage = _pool_centers(point_valid, proposals).reshape(1, R, 1, M)
         center_valid = (coverage > 0).reshape(1, R, M)
         # pooled zero-padded sums / fraction of real points = mean over real points only
@@ -173,7 +173,7 @@ def context_cluster(feats: torch.Tensor,
         clusters = _aggregate_dispatch(*args)[0]
         out = clusters.index_select(0, args[3]) * args[1].unsqueeze(1)
     else:
-        out = _AggregateDispatch.apply(*args)
+        out = AggregateDispatch.apply(*args)
 
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.
@@ -230,7 +230,7 @@ def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int
 
 
 def _aggregate_dispatch(v, s, value_centers, flat, counts, weighted: bool = True):
-    """``_AggregateDispatch``'s forward up to the dispatch: the clusters and their
+    """``AggregateDispatch``'s forward up to the dispatch: the clusters and their
     denominators."""
     numer = value_centers.index_add(0, flat, v * s.unsqueeze(1) if weighted else v)
     if counts is None:
@@ -241,7 +241,7 @@ def _aggregate_dispatch(v, s, value_centers, flat, counts, weighted: bool = True
     return clusters, denom
 
 
-class _AggregateDispatch(torch.autograd.Function):
+class AggregateDispatch(torch.autograd.Function):
     """Cluster features from member points, dispatched back: ``out_n = s_n * g_{k(n)}``.
 
     ``g_k = (vc_k + sum_{n in k} s_n v_n) / D_k`` with ``D_k = 1 + sum_{n in k} s_n``, or
@@ -279,7 +279,7 @@ class _AggregateDispatch(torch.autograd.Function):
         return grad_v, grad_s, grad_numer, None, None, None
 
 
-def _region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 1) -> torch.Tensor:
+def region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 1) -> torch.Tensor:
     """``[folds**2, 1, h, w]``: 1 where a region's cell holds a real point of the ``H x W`` map,
     padded so that each region's side divides by ``multiple``."""
     f = folds
@@ -309,7 +309,7 @@ class ContextClusterMixer(RecordsAssignment, nn.Module):
                  normalizer: str = 'similarity',
                  weighting: str = 'similarity'):
         super().__init__()
-        _check_normalizer(normalizer, weighting)
+        check_normalizer(normalizer, weighting)
         for name, value in (('heads', heads), ('head_dim', head_dim), ('proposals', proposals),
                             ('folds', folds)):
             if not isinstance(value, int) or value < 1:

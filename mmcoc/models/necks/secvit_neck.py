@@ -5,7 +5,7 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
-from mmcoc.models.backbones.secvit import SecViT
+from mmcoc.models.layers.weight_init import init_trunc_normal
 from mmcoc.registry import MODELS
 
 CLASSIFIER_DIM = 1024  # the classifier's 1x1 projection width, every variant
@@ -27,7 +27,7 @@ class SecViTNeck(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.proj, self.norm, self.act = classifier_layers(in_channels, norm_cfg)
-        SecViT._init_weights(self.proj)
+        init_trunc_normal(self.proj, nn.Conv2d)  # as the backbone's convs
 
     def forward(self, inputs):
         x = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs

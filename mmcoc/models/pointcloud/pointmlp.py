@@ -20,7 +20,7 @@ computed on rows of points, ``[points, channels]``: a kernel-1 convolution over 
 a matmul over ``B * L`` rows and batch norm's statistics run over the same ``B * L`` values, so
 nothing is transposed between the layers and the context cluster's linear maps.
 """
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmcoc.registry import MODELS
-from ..layers.clustering import _AggregateDispatch, _check_normalizer
+from ..layers.clustering import AggregateDispatch, check_normalizer
 from .ops import furthest_point_sample, gather_points, knn_query
 
 
@@ -89,7 +89,7 @@ class GroupContextCluster(nn.Module):
     def __init__(self, dim: int, heads: int = 1, head_dim: int = 32,
                  normalizer: str = 'similarity'):
         super().__init__()
-        _check_normalizer(normalizer)
+        check_normalizer(normalizer)
         self.heads, self.head_dim, self.normalizer = heads, head_dim, normalizer
         self.fc1 = nn.Linear(dim, heads * head_dim)
         self.fc2 = nn.Linear(heads * head_dim, dim)
@@ -110,7 +110,7 @@ class GroupContextCluster(nn.Module):
         flat = torch.arange(G * E, device=x.device).view(G, 1, E).expand(G, k, E).reshape(-1)
         counts = None if self.normalizer == 'similarity' else \
             values.new_full((G * E, ), float(k))
-        out = _AggregateDispatch.apply(values.reshape(-1, d), sim.reshape(-1).to(values.dtype),
+        out = AggregateDispatch.apply(values.reshape(-1, d), sim.reshape(-1).to(values.dtype),
                                        values.mean(1).reshape(G * E, d), flat, counts, True)
         return x + self.fc2(out.view(G * k, E * d))
 
@@ -274,6 +274,19 @@ class PointMLP(BaseModule):
                 PosExtraction(out_channels, pos_blocks[i], res_expansion, bias))
             channels = out_channels
         self.out_channels = channels
+
+    @property
+    def built_stages(self) -> int:
+        return len(self.pre_blocks_list)
+
+    def stage_clusters(self, stage: int) -> Tuple[List['GroupContextCluster'], 'LocalGrouper']:
+        """The context clusters of ``stage`` in forward order, and the grouper that makes the
+        groups they cluster (its ``keep_groups`` records them)."""
+        if not 0 <= stage < self.built_stages:
+            raise ValueError(f'stage {stage}: the model has stages 0-{self.built_stages - 1}')
+        layers = [m for m in self.pre_blocks_list[stage].operation
+                  if isinstance(m, GroupContextCluster)]
+        return layers, self.local_grouper_list[stage]
 
     def forward(self, xyz: torch.Tensor):
         if xyz.dim() != 3 or xyz.shape[-1] != 3:

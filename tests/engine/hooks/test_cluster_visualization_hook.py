@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmcoc.engine import build_runner, load_config
+from mmcoc.engine import build_runner
+from mmcoc.utils.config import load_config
 
 ROOT = Path(__file__).parents[3]
 TINY = ROOT / 'tests' / 'tools'

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmcoc.engine import build_runner, load_config
+from mmcoc.engine import build_runner
+from mmcoc.utils.config import load_config
+
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]

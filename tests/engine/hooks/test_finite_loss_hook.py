@@ -9,7 +9,8 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from mmcoc.engine import build_runner, load_config
+from mmcoc.engine import build_runner
+from mmcoc.utils.config import load_config
 from mmcoc.engine.hooks import FiniteLossHook
 from mmcoc.utils import load_checkpoint_file
 

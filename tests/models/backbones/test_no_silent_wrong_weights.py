@@ -5,7 +5,7 @@ import torch
 from mmengine.registry import DefaultScope
 
 import mmcoc  # noqa: F401
-from mmcoc.engine import load_config
+from mmcoc.utils.config import load_config
 from mmcoc.models import FEC, ContextCluster, SecViT
 from mmcoc.utils import load_checkpoint_file
 

@@ -7,7 +7,7 @@ from mmseg.apis import inference_model, init_model
 from mmseg.models.segmentors import EncoderDecoder
 
 import mmcoc  # noqa: F401
-from mmcoc.engine import load_config
+from mmcoc.utils.config import load_config
 from mmcoc.models import MemoryBoundedEncoderDecoder
 
 CONFIG = 'configs/demo/coc_tiny_fpn_demo.py'

@@ -61,13 +61,3 @@ def isolate(target: Callable, *args, timeout: Optional[float] = None):
         raise RuntimeError(f'measurement {args[0] if args else ""} failed (exit code '
                            f'{proc.exitcode}); its traceback is printed above')
     return queue.get()
-
-
-def count_released_parameters(model: nn.Module) -> int:
-    """Parameters as the official releases count them: the trained ones plus the weights that
-    were parameters there but never trained (FEC's ``conv_f``, buffers here, so that every
-    parameter of an mmcoc model gets a gradient)."""
-    from mmcoc.models.layers.cluster_pooling import FrozenConv1x1
-    frozen = sum(b.numel() for m in model.modules() if isinstance(m, FrozenConv1x1)
-                 for b in m.buffers(recurse=False))
-    return sum(p.numel() for p in model.parameters()) + frozen

@@ -1,0 +1,154 @@
+"""Configs as the tools, the apis and the demo read them, and what a config needs to run on the
+machine at hand. No training machinery: inference imports this without the engine.
+
+Experiment configs are written for the published setting (8 GPUs, nccl, SyncBN where the
+OpenMMLab bases use it). On a machine without CUDA two mmengine defaults do not work; they are
+changed here (``adapt_to_machine``) so that users never edit a config for it:
+- the process group: nccl needs CUDA (``mmcoc.engine.init_distributed`` creates a gloo group);
+- DDP: mmengine passes ``device_ids=[local_rank]``, which CPU modules refuse.
+SyncBN, which needs CUDA and a process group, is turned into BN after the model is built
+(mmengine's ``revert_sync_batchnorm``: ``build_model`` here, ``mmcoc.RecoverableRunner``).
+"""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS, init_default_scope
+
+
+def adapt_to_machine(cfg: Config, launcher: str = 'none') -> Config:
+    cuda = torch.cuda.is_available()
+    distributed = launcher != 'none'
+    if not cuda:
+        cfg.setdefault('env_cfg', ConfigDict())
+        cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+        if distributed:
+            wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(type='MMDistributedDataParallel')
+            wrapper['device_ids'] = None
+            wrapper.setdefault('broadcast_buffers', False)
+            wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+            cfg.model_wrapper_cfg = wrapper
+    return cfg
+
+
+def launcher_problem(launcher: str) -> Optional[str]:
+    """Why ``launcher`` cannot start here (one line naming the fix), or None."""
+    if launcher == 'pytorch' and not torch.cuda.is_available() and not dist.is_initialized():
+        for var in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+            if var not in os.environ:
+                return (f'--launcher pytorch needs {var} in the environment: start it with '
+                        'tools/dist_train.sh or torchrun')
+    elif launcher not in ('none', 'pytorch') and not torch.cuda.is_available():
+        return (f'--launcher {launcher} is supported on GPUs only; on a CPU machine use '
+                'tools/dist_train.sh (torchrun, gloo)')
+    return None
+
+
+class ConfigError(ValueError):
+    """A setting of a config (or of its ``--cfg-options``) that cannot run; the message is one
+    line naming the setting and the fix."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _optimizers(node, key):
+    """(dotted key, optimizer dict) of every ``optimizer`` under an ``optim_wrapper`` (one
+    wrapper, or a dict of wrappers for a multi-optimizer constructor)."""
+    if isinstance(node, dict):
+        if isinstance(node.get('optimizer'), dict):
+            yield f'{key}.optimizer', node['optimizer']
+        for name, value in node.items():
+            if name != 'optimizer' and isinstance(value, dict):
+                yield from _optimizers(value, f'{key}.{name}')
+
+
+def config_problems(cfg: Config) -> list:
+    """What in ``cfg`` mmengine would run silently wrong (``max_epochs=-1`` trains nothing and
+    exits 0) or stop on with a traceback deep inside (``lr=abc``): one line each, naming the
+    key and an accepted value."""
+    problems = []
+
+    def need(ok, key, value, what, example):
+        if not ok:
+            problems.append(f'{key}={value!r}: {what}; set it with --cfg-options '
+                            f'{key}={example}')
+
+    train_cfg = cfg.get('train_cfg') or {}
+    if isinstance(train_cfg, dict):
+        for key in ('max_epochs', 'max_iters', 'val_interval', 'val_begin'):
+            if key in train_cfg:
+                value = train_cfg[key]
+                need(_is_int(value) and value >= 1, f'train_cfg.{key}', value,
+                     'must be a positive integer', 12 if key == 'max_epochs' else
+                     (1000 if key == 'max_iters' else 1))
+    for key, optimizer in _optimizers(cfg.get('optim_wrapper') or {}, 'optim_wrapper'):
+        for name, example in (('lr', 0.01), ('weight_decay', 0.05), ('momentum', 0.9)):
+            if name in optimizer:
+                value = optimizer[name]
+                need(_is_number(value) and value >= 0, f'{key}.{name}', value,
+                     'must be a number >= 0', example)
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not isinstance(loader, dict):
+            continue
+        if 'batch_size' in loader:
+            value = loader['batch_size']
+            need(_is_int(value) and value >= 1, f'{split}_dataloader.batch_size', value,
+                 'must be a positive integer', 2)
+        if 'num_workers' in loader:
+            value = loader['num_workers']
+            need(_is_int(value) and value >= 0, f'{split}_dataloader.num_workers', value,
+                 'must be an integer >= 0', 2)
+    auto_scale = cfg.get('auto_scale_lr') or {}
+    if isinstance(auto_scale, dict) and 'base_batch_size' in auto_scale:
+        value = auto_scale['base_batch_size']
+        need(_is_int(value) and value >= 1, 'auto_scale_lr.base_batch_size', value,
+             'must be a positive integer', 16)
+    return problems
+
+
+def check_config(cfg: Config) -> Config:
+    """``cfg``, or ``ConfigError`` with the first of ``config_problems``."""
+    problems = config_problems(cfg)
+    if problems:
+        more = f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''
+        raise ConfigError(problems[0] + more)
+    return cfg
+
+
+def load_config(path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """A tool's config: ``--cfg-options`` merged, the work dir from ``--work-dir``, else the
+    config's own, else ``work_dirs/<config name>`` (as the OpenMMLab tools do). The merged
+    settings are checked (``check_config``): ``ConfigError`` names a setting that cannot run."""
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    check_config(cfg)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """The config's model alone (no runner, no weights loaded), built in the config's registry
+    scope, with SyncBN as BN (it needs CUDA and a process group; one model alone has
+    neither)."""
+    adapt_to_machine(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmcoc'))
+    return revert_sync_batchnorm(MODELS.build(cfg.model))
