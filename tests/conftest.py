@@ -63,14 +63,3 @@ def weights_server(tmp_path):
     yield state
     server.shutdown()
     server.server_close()
-
-
-class Payload:
-    """Pickled, it would run ``touch MARKER``: a checkpoint that is a program."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        import os
-        return (os.system, (f'touch {self.marker}',))

@@ -13,9 +13,9 @@ from mmengine.registry import init_default_scope
 
 import mmcoc  # noqa: F401  (registers the checkpoint loader and the mmcoc scope)
 from mmcoc.datasets import write_coco
-from mmcoc.utils.config import build_model
 from mmcoc.models.backbones import ContextCluster
 from mmcoc.models.layers import context_cluster
+from mmcoc.utils.config import build_model
 
 ROOT = Path(__file__).parents[1]
 DET_CONFIG = str(ROOT / 'configs/demo/coc_tiny_maskrcnn_demo.py')

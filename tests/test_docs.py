@@ -41,7 +41,8 @@ PLACEHOLDERS = ('<', '$', '*', '{')
 SHELL_LANGUAGES = {'', 'bash', 'sh', 'shell', 'console'}
 SHELL_OPERATORS = {'&&', '||', ';', '|', '&', '>', '>>', '<', '2>', '2>&1', '&>'}
 # the wrappers that hand their remaining arguments to a tool's own parser
-WRAPPERS = {'tools/dist_train.sh': ('tools/train.py', 2), 'tools/dist_test.sh': ('tools/test.py', 3)}
+WRAPPERS = {'tools/dist_train.sh': ('tools/train.py', 2),
+            'tools/dist_test.sh': ('tools/test.py', 3)}
 FENCE = re.compile(r'^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)')
 LINK = re.compile(r'!?\[(?:[^\[\]]|\[[^\]]*\])*\]\((?P<target><[^>]*>|[^)\s]+)(?:\s+"[^"]*")?\)')
 INLINE_CODE = re.compile(r'(?<!`)(`+)(?!`)(?P<code>.+?)(?<!`)\1(?!`)', re.S)
@@ -390,8 +391,8 @@ def test_the_check_reads_commands():
         Invocation('tools/a.py', ['--one', '--two']), Invocation('tools/train.py', ['--amp'])]
     assert tool_invocations(tokens('tools/dist_test.sh CFG CKPT 8 --show-dir v')) == [
         Invocation('tools/test.py', ['--show-dir'])]
-    assert make_invocations(tokens('ARCH=tiny make demo-backbone && make -j2 browser test # make x')) \
-        == ['demo-backbone', 'browser', 'test']
+    line = 'ARCH=tiny make demo-backbone && make -j2 browser test # make x'
+    assert make_invocations(tokens(line)) == ['demo-backbone', 'browser', 'test']
     assert make_invocations(tokens('to make it learn')) == []
     assert path_candidates('--out=docs/x.md') == ['docs/x.md']
     assert path_candidates('tests/a.py::test_b,') == ['tests/a.py']

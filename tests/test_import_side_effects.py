@@ -3,7 +3,8 @@
 A fresh interpreter imports every host module that ``import mmcoc`` would import, takes the
 identity of every attribute of those modules and of every class defined in them, imports
 mmcoc (and, in the second case, trains a step of the demo detector with ``--amp`` on the CPU,
-whose optim wrapper patches mmcv's NMS and RoIAlign within the step), and compares. Registration (a child registry, a timm entry, a named file backend) adds
+whose optim wrapper patches mmcv's NMS and RoIAlign within the step), and compares.
+Registration (a child registry, a timm entry, a named file backend) adds
 entries to registries; it replaces nothing, which is what is checked.
 """
 import json
@@ -84,7 +85,8 @@ SCRIPT = textwrap.dedent('''
 
 def host_modules():
     listing = subprocess.run(
-        [sys.executable, '-c', 'import json, sys; import mmcoc; print(json.dumps(sorted(sys.modules)))'],
+        [sys.executable, '-c',
+         'import json, sys; import mmcoc; print(json.dumps(sorted(sys.modules)))'],
         check=True, capture_output=True, text=True).stdout
     return [m for m in json.loads(listing.splitlines()[-1])
             if m.split('.')[0] in HOSTS and not m.startswith('mmcoc')]

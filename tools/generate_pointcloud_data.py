@@ -16,9 +16,11 @@ import json
 import time
 from pathlib import Path
 
-from mmcoc.datasets.synthetic_pointclouds import (POINTCLOUD_CLASSES,
-                                                  POINTCLOUD_GENERATOR_VERSION,
-                                                  write_synthetic_scanobjectnn)
+from mmcoc.datasets.synthetic_pointclouds import (
+    POINTCLOUD_CLASSES,
+    POINTCLOUD_GENERATOR_VERSION,
+    write_synthetic_scanobjectnn,
+)
 from mmcoc.utils.fileio import claim_output_folder
 
 MARKER = '.mmcoc_pointcloud_data'

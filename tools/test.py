@@ -14,8 +14,8 @@ from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
 from mmcoc.engine import build_runner
-from mmcoc.utils.config import load_config
 from mmcoc.utils import cli
+from mmcoc.utils.config import load_config
 
 
 def parse_args():

@@ -15,8 +15,8 @@ import os
 from mmengine.config import DictAction
 
 from mmcoc.engine import build_runner, use_amp
-from mmcoc.utils.config import load_config
 from mmcoc.utils import cli
+from mmcoc.utils.config import load_config
 
 
 def parse_args():

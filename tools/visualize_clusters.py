@@ -26,8 +26,15 @@ import numpy as np
 
 from mmcoc.apis import cluster_maps, load_model
 from mmcoc.utils import cli
-from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
-                                 safe_name, select_site, tile_grid)
+from mmcoc.visualization import (
+    ImageError,
+    add_caption,
+    read_image,
+    resize_longer_side,
+    safe_name,
+    select_site,
+    tile_grid,
+)
 
 
 def parse_args(argv=None):

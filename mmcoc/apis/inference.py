@@ -15,12 +15,19 @@ import torch.nn as nn
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
-from mmcoc.utils.config import adapt_to_machine, load_config
 from mmcoc.utils.checkpoint import WEIGHT_KEYS, load_checkpoint_file, unwrap_state_dict
-from mmcoc.utils.weights_fit import check_fit, checked_load, load_weights
+from mmcoc.utils.config import adapt_to_machine, load_config
 from mmcoc.utils.inputs import check_finite_images
-from mmcoc.visualization import (ClusterMaps, ClusterSite, ImageError, find_cluster_sites,
-                                 loader_layout, maps_from_inputs, resize_longer_side)
+from mmcoc.utils.weights_fit import check_fit, checked_load, load_weights
+from mmcoc.visualization import (
+    ClusterMaps,
+    ClusterSite,
+    ImageError,
+    find_cluster_sites,
+    loader_layout,
+    maps_from_inputs,
+    resize_longer_side,
+)
 
 TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection', 'mmseg': 'segmentation'}
 RANDOM_INIT = 'random init (no checkpoint)'

@@ -19,10 +19,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mmcoc.utils import cli
 from mmcoc.apis import LoadedModel, check_image, cluster_maps, load_model, predict
-from mmcoc.visualization import (ImageError, add_caption, read_image, resize_longer_side,
-                                 select_site)
+from mmcoc.utils import cli
+from mmcoc.visualization import ImageError, add_caption, read_image, resize_longer_side, select_site
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RANDOM = 'random init'

@@ -133,6 +133,7 @@ def export(module: nn.Module, example: torch.Tensor, path: str,
     ``dynamic_hw=False``), check it with ``onnx.checker``; returns the export time (s)."""
     import onnx
     from torch.export import Dim
+
     from mmcoc.models.layers.tracing import decomposed_ops
     if dynamic_hw and min(example.shape[2:]) < MIN_SIDE:
         raise ValueError(f'trace a dynamic-size export at {MIN_SIDE}x{MIN_SIDE} or more, got '

@@ -4,6 +4,7 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from mmcoc.registry import OPTIM_WRAPPERS
+
 from .amp_compat import apply_float32_mmcv_ops, float32_mmcv_ops, restore_mmcv_ops
 
 

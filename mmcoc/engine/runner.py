@@ -24,7 +24,6 @@ through ``configs/_base_/default_runtime.py``), so mmdet's, mmseg's and mmpretra
 """
 import copy
 import ctypes
-from collections import OrderedDict
 import functools
 import glob
 import logging
@@ -34,6 +33,7 @@ import re
 import signal
 import sys
 import zipfile
+from collections import OrderedDict
 from typing import Optional
 
 import torch
@@ -47,9 +47,10 @@ from mmengine.runner.checkpoint import load_state_dict
 
 from mmcoc.registry import RUNNERS
 from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.config import adapt_to_machine
+
 from .hooks import WorkDirLockHook
 from .recovery import make_recoverable
-from mmcoc.utils.config import adapt_to_machine
 from .runtime import destroy_process_group_at_exit, init_distributed
 
 

@@ -12,17 +12,17 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 
+from mmcoc.models.layers.weight_init import init_trunc_normal
+from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.weights_fit import check_fit
+
 from .backbones.context_cluster import NUM_STAGES, ContextCluster
 from .backbones.fec import FEC
 from .backbones.secvit import NUM_STAGES as SECVIT_STAGES
 from .backbones.secvit import SecViT
-from mmcoc.models.layers.weight_init import init_trunc_normal
-from mmcoc.utils.checkpoint import load_checkpoint_file
-from mmcoc.utils.weights_fit import check_fit
 from .necks import CLASSIFIER_DIM, classifier_layers
 from .weight_layouts.context_cluster import checkpoint_filter_fn
 from .weight_layouts.secvit import checkpoint_filter_fn as secvit_filter_fn
-
 
 GLOBAL_POOLS = ('avg', 'max', '')
 

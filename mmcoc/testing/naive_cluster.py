@@ -2,7 +2,8 @@
 
 It materialises the ``[groups, centers, points, dim]`` products of the reference implementation
 on purpose: it is the yardstick that the fast op (``mmcoc.models.layers.clustering``) is
-compared with in the tests and in ``tools/analysis_tools/benchmark_backbone.py``. Do not use it in a model.
+compared with in the tests and in ``tools/analysis_tools/benchmark_backbone.py``. Do not use it
+in a model.
 """
 import torch
 import torch.nn.functional as F

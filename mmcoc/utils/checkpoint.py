@@ -120,8 +120,11 @@ def resolve_url(name: str) -> str:
     """The http(s) address (or local file) an mmengine model-index prefix stands for
     (``torchvision://resnet50``, ``open-mmlab://...``, ``mmcls://...``); other names as they
     are."""
-    from mmengine.runner.checkpoint import (get_external_models, get_mmcls_models,
-                                            get_torchvision_models)
+    from mmengine.runner.checkpoint import (
+        get_external_models,
+        get_mmcls_models,
+        get_torchvision_models,
+    )
     indexes = {'torchvision://': get_torchvision_models, 'modelzoo://': get_torchvision_models,
                'open-mmlab://': get_external_models, 'openmmlab://': get_external_models,
                'mmcls://': get_mmcls_models}

@@ -178,7 +178,8 @@ def find_cluster_sites(model: nn.Module) -> List[ClusterSite]:
              for stage, block, layer in owner.cluster_sites()]
     if not sites:
         raise ValueError(f'{type(model).__name__} has no clustering layer (no clustering '
-                         'backbone with `cluster_sites()`): cluster maps need a clustering backbone such '
+                         'backbone with `cluster_sites()`): cluster maps need a clustering '
+                         'backbone such '
                          'as mmcoc.ContextCluster')
     return sites
 

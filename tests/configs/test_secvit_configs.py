@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
-from mmengine.model import revert_sync_batchnorm
 from mmcoc.models import SecViT
 
 CONFIGS = Path(__file__).parents[2] / 'configs' / 'secvit'

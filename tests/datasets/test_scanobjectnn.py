@@ -1,6 +1,5 @@
 """ScanObjectNN's h5 layout, the official augmentation, OA / mAcc, the synthetic generator."""
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,13 +8,18 @@ import torch
 from mmpretrain.evaluation import Accuracy
 from mmpretrain.structures import DataSample
 
-from mmcoc.datasets import (PackPointCloudInputs, RandomScaleShiftPoints, ScanObjectNN,
-                            ShufflePoints, write_scanobjectnn_h5)
+from mmcoc.datasets import (
+    PackPointCloudInputs,
+    RandomScaleShiftPoints,
+    ScanObjectNN,
+    ShufflePoints,
+    write_scanobjectnn_h5,
+)
 from mmcoc.datasets.scanobjectnn import h5_path
 from mmcoc.evaluation import MeanClassAccuracy
+from tests.helpers import import_tool
 
-sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
-import generate_pointcloud_data  # noqa: E402
+generate_pointcloud_data = import_tool('tools/generate_pointcloud_data.py')
 
 
 def written(tmp_path, objects=6, points=2048):

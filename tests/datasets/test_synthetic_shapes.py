@@ -2,14 +2,19 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-import cv2
-
-from mmcoc.datasets import (CLASSES, SEMANTIC_CLASSES, render_scene, write_ade, write_coco,
-                            write_imagenet)
+from mmcoc.datasets import (
+    CLASSES,
+    SEMANTIC_CLASSES,
+    render_scene,
+    write_ade,
+    write_coco,
+    write_imagenet,
+)
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):

@@ -13,7 +13,6 @@ pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')]
 
 TOOLS = Path(__file__).parents[1] / 'tools'
-sys.path.insert(0, str(TOOLS))
 
 
 def _losses(work_dir):
@@ -27,7 +26,7 @@ def _losses(work_dir):
     ('tiny_fpn.py', 'tiny_ade', []),
 ])
 def test_fp16_amp_training_steps_are_finite(config, fixture, extra, request, tmp_path):
-    from tool_runner import data_root_options, run
+    from tests.tools.tool_runner import data_root_options, run
     root = request.getfixturevalue(fixture)
     if fixture == 'tiny_coco':
         extra = extra + [f'{split}_evaluator.ann_file={root}/val.json' for split in ('val', 'test')]

@@ -1,10 +1,11 @@
 """tools/analysis_tools/gpu_check.sh --dry-run on the CPU: the GPU machine's script runs end to
 end (CUDA tests collected and skipped, every throughput row built and run at a tiny size)."""
-import pytest
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from mmcoc.deployment.throughput import MODELS
 

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from .tiny_models import tiny_backbone
+from tests.tools.tool_runner import run
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'tools'))
-from tool_runner import run  # noqa: E402
+from .tiny_models import tiny_backbone
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
@@ -41,7 +40,8 @@ def test_backbone_exports_with_dynamic_size_and_matches_pytorch(name, tmp_path):
 def test_segmentor_labels_through_the_cli(tmp_path):
     report = tmp_path / 'report.json'
     run([sys.executable, 'tools/deployment/pytorch2onnx.py',
-         str(Path(__file__).with_name('one_block_fpn.py')), 'random', str(tmp_path / 'fpn.onnx'), '--output', 'labels', '--shape', '75', '101',
+         str(Path(__file__).with_name('one_block_fpn.py')), 'random', str(tmp_path / 'fpn.onnx'),
+         '--output', 'labels', '--shape', '75', '101',
          '--json', str(report)])
     result = json.loads(report.read_text())
     shapes = [tuple(row['shape']) for row in result['compare']]

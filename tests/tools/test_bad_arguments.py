@@ -1,27 +1,16 @@
 """Bad arguments stop every tool before any work, with one line naming the fix and exit code 2
 (in-process through each tool's parser; ``dist_train.sh`` as a user runs it)."""
-import importlib.util
 import subprocess
 import sys
 
 import pytest
 
-from tool_runner import ROOT
+from tests.helpers import import_tool
+from tests.tools.tool_runner import ROOT
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 DET = 'tests/tools/tiny_maskrcnn.py'
-
-
-def load_tool(path):
-    spec = importlib.util.spec_from_file_location(path.replace('/', '_'), ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str((ROOT / path).parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str((ROOT / path).parent))
-    return module
 
 
 def refused(capsys, call, *argv):
@@ -39,7 +28,7 @@ def refused(capsys, call, *argv):
     (['--checkpoint', '.'], 'is a directory, not a checkpoint'),
 ])
 def test_visualiser_arguments(capsys, argv, expected):
-    tool = load_tool('tools/visualize_clusters.py')
+    tool = import_tool('tools/visualize_clusters.py')
     message = refused(capsys, tool.parse_args,
                       ['--config', DET, '--image', 'docs/astronaut_s2b4h0.png', *argv])
     assert expected in message, message
@@ -50,20 +39,20 @@ def test_visualiser_arguments(capsys, argv, expected):
     ('optim_wrapper.optimizer.lr=abc', 'lr'),
 ])
 def test_train_config_values(capsys, monkeypatch, option, expected):
-    tool = load_tool('tools/train.py')
+    tool = import_tool('tools/train.py')
     monkeypatch.setattr(sys, 'argv', ['train.py', DET, '--cfg-options', option])
     message = refused(capsys, tool.parse_args)
     assert expected in message, message
 
 
 def test_a_folder_is_no_checkpoint_for_test(capsys, monkeypatch, tmp_path):
-    tool = load_tool('tools/test.py')
+    tool = import_tool('tools/test.py')
     monkeypatch.setattr(sys, 'argv', ['test.py', DET, str(tmp_path)])
     assert 'checkpoint' in refused(capsys, tool.parse_args)
 
 
 def test_exporter_checks_shape_and_verify_before_exporting(capsys):
-    tool = load_tool('tools/deployment/pytorch2onnx.py')
+    tool = import_tool('tools/deployment/pytorch2onnx.py')
     for extra in (['--shape', '0', '64'], ['--verify', '1', '64']):
         message = refused(capsys, tool.parse_args, [DET, 'random', 'x.onnx', *extra])
         assert extra[0] in message, message

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tool_runner import PYTHONPATH, ROOT, data_root_options, run
+
+from tests.tools.tool_runner import PYTHONPATH, ROOT, data_root_options, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -117,8 +118,8 @@ def test_persistent_workers_die_with_a_killed_trainer(tiny_imagenet, tmp_path):
         deadline = time.time() + 240
         while time.time() < deadline and not list(tmp_path.glob('*/vis_data/scalars.json')):
             time.sleep(0.5)  # training has started: the data worker exists
-        workers = {child for child in _children(trainer.pid)
-                   if 'python' in Path(f'/proc/{child}/cmdline').read_bytes().decode(errors='ignore')}
+        workers = {child for child in _children(trainer.pid) if 'python' in
+                   Path(f'/proc/{child}/cmdline').read_bytes().decode(errors='ignore')}
         assert workers, 'no data worker started'
     finally:
         trainer.kill()

@@ -1,16 +1,14 @@
 """tools/dist_test.sh with 2 gloo processes ends cleanly every time: the process group is
 destroyed before the interpreter shuts down (left to finalization, gloo's threads can abort a
 rank with 'terminate called without an active exception' after the results are written)."""
-import pytest
 import json
-import sys
-from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
-from tool_runner import ROOT, run
 
 from mmcoc.utils.config import build_model
+from tests.tools.tool_runner import ROOT, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

@@ -1,13 +1,12 @@
 """tools/generate_pointcloud_data.py deletes only a folder it marked (or that an older version
 of it wrote), --force or not; any other non-empty --out is refused with nothing deleted."""
 import json
-import sys
 
 import pytest
-from tool_runner import ROOT
 
-sys.path.insert(0, str(ROOT / 'tools'))
-import generate_pointcloud_data  # noqa: E402
+from tests.helpers import import_tool
+
+generate_pointcloud_data = import_tool('tools/generate_pointcloud_data.py')
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tool_runner import ROOT, run
 
 from mmcoc.models import ContextClusterClassifier
 from mmcoc.testing import official_classification, official_dense, perturbed
+from tests.tools.tool_runner import ROOT, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

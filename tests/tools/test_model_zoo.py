@@ -1,9 +1,10 @@
 """model-index.yml and the metafiles: OpenMMLab's format, every config listed, numbers counted."""
-import pytest
 import sys
 
+import pytest
 import yaml
-from tool_runner import ROOT, run
+
+from tests.tools.tool_runner import ROOT, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

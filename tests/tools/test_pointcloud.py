@@ -1,12 +1,12 @@
 """The point-cloud demo through the tools: the synthetic set, tools/train.py and tools/test.py
 learn well above chance in a short run (4 classes, 64 points, ~150 steps)."""
-import pytest
 import json
 import sys
 
-from tool_runner import ROOT, data_root_options, run
+import pytest
 
 from mmcoc.datasets import write_synthetic_scanobjectnn
+from tests.tools.tool_runner import ROOT, data_root_options, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

@@ -1,15 +1,15 @@
 """A checkpoint named by a URL runs no code through any tool, and a checkpoint without the
 heads is not evaluated: each tool answers in one line."""
-import pytest
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
-from conftest import Payload
-from tool_runner import PYTHONPATH, ROOT, data_root_options
+from tests.helpers import Payload
+from tests.tools.tool_runner import PYTHONPATH, ROOT, data_root_options
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

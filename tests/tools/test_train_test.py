@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tool_runner import PYTHONPATH, ROOT, data_root_options, free_port, run
+from tests.tools.tool_runner import PYTHONPATH, ROOT, data_root_options, free_port, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

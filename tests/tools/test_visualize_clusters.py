@@ -1,6 +1,4 @@
 """tools/visualize_clusters.py on images of every mode, one map and the --all grid."""
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,9 +7,9 @@ import torch
 
 from mmcoc.apis import cluster_maps
 from mmcoc.visualization import palette, read_image, select_site
+from tests.helpers import import_tool
 
-sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
-import visualize_clusters  # noqa: E402
+visualize_clusters = import_tool('tools/visualize_clusters.py')
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

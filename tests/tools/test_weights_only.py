@@ -6,7 +6,8 @@ import sys
 
 import pytest
 import torch
-from tool_runner import ROOT
+
+from tests.tools.tool_runner import ROOT
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 

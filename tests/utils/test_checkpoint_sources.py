@@ -5,8 +5,7 @@ import torch
 
 from mmcoc.utils import load_checkpoint_file
 from mmcoc.utils.checkpoint import resolve_url
-
-from conftest import Payload
+from tests.helpers import Payload
 
 
 @pytest.fixture

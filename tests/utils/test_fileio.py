@@ -1,9 +1,7 @@
 import os
 
 import pytest
-from mmengine.fileio import dump, get_file_backend
-
-from mmengine.fileio import LocalBackend
+from mmengine.fileio import LocalBackend, dump, get_file_backend
 
 from mmcoc.utils import fileio
 from mmcoc.utils.fileio import ATOMIC_BACKEND, AtomicLocalBackend, atomic_write

@@ -3,8 +3,8 @@ path that loads weights."""
 import pytest
 import torch
 
-from mmcoc.utils.config import build_model, load_config
 from mmcoc.utils import check_fit
+from mmcoc.utils.config import build_model, load_config
 from mmcoc.utils.weights_fit import model_parts, recorded_backbone
 
 DET = 'tests/tools/tiny_maskrcnn.py'
@@ -128,9 +128,8 @@ def test_the_apis_exporter_and_visualiser_refuse_a_headless_segmentor(segmentor,
 
 
 def test_init_cfg_from_a_url_reads_weights_only(weights_server, tmp_path, monkeypatch):
-    from conftest import Payload
-
     from mmcoc.models import ContextCluster
+    from tests.helpers import Payload
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
     marker = tmp_path / 'pwned'
     torch.save({'state_dict': {}, 'x': Payload(marker)}, weights_server.folder / 'bb.pth')

@@ -5,14 +5,19 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from mmcoc.models.layers import RecordsAssignment
 from PIL import Image
 
 from mmcoc.models import ContextCluster
-from mmcoc.models.layers import context_cluster
-from mmcoc.visualization import (ImageError, draw_cluster_map, find_cluster_sites, palette,
-                                 read_image, record_assignments, select_site)
+from mmcoc.models.layers import RecordsAssignment, context_cluster
+from mmcoc.visualization import (
+    ImageError,
+    draw_cluster_map,
+    find_cluster_sites,
+    palette,
+    read_image,
+    record_assignments,
+    select_site,
+)
 
 
 @pytest.mark.parametrize('n', [4, 16, 25, 49, 64, 256])

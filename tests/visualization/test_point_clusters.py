@@ -1,6 +1,4 @@
 """Point-cloud cluster maps: what is recorded from the forward pass and what is drawn."""
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,9 +8,9 @@ import torch
 from mmcoc.datasets import write_scanobjectnn_h5
 from mmcoc.models.pointcloud import PointMLP
 from mmcoc.visualization.point_clusters import draw_point_clusters, record_point_clusters
+from tests.helpers import import_tool
 
-sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
-import visualize_clusters  # noqa: E402
+visualize_clusters = import_tool('tools/visualize_clusters.py')
 
 DEMO = 'configs/pointcloud/pointmlp_coc_demo.py'
 

@@ -3,8 +3,8 @@ import platform
 
 import torch
 
-from mmcoc.utils import cli
 from mmcoc.deployment.measure import time_and_peak
+from mmcoc.utils import cli
 
 
 def add_device_argument(parser):

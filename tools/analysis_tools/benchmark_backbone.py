@@ -19,12 +19,11 @@ import tempfile
 from unittest import mock
 
 import torch
+from _device import add_device_argument, describe, measure, sync
 
+from mmcoc.deployment.measure import isolate
 from mmcoc.testing import naive_context_cluster
 from mmcoc.utils import cli
-from mmcoc.deployment.measure import isolate
-
-from _device import add_device_argument, describe, measure, sync
 
 DETECTION_SIZE = (1, 3, 768, 1152)
 

@@ -12,12 +12,12 @@ with parameters and FLOPs per image (``mmengine.analysis``).
 On a GPU the peak column is the GPU's allocated-memory high-water mark.
 """
 import argparse
+
 import torch
-
-from mmcoc.utils import cli
-from mmcoc.deployment.measure import count_flops, isolate
-
 from _device import add_device_argument, describe, measure, sync
+
+from mmcoc.deployment.measure import count_flops, isolate
+from mmcoc.utils import cli
 
 MODELS = {
     'CoC-tiny': 'coc_tiny',
@@ -64,7 +64,8 @@ def main():
                    args.batch * args.size**2 * cli.TRAIN_BYTES_PER_PIXEL,
                    f'forward and backward (about {cli.TRAIN_BYTES_PER_PIXEL} bytes per pixel)',
                    'give a smaller --batch or --size')
-    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, batches of {args.batch} x {args.size}x{args.size}, '
+    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, batches of {args.batch} '
+          f'x {args.size}x{args.size}, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| model | params (M) | GFLOPs/image | batch time (s) | images/s | peak (MiB) |\n'
           '|---|---|---|---|---|---|')

@@ -16,8 +16,8 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
-from mmcoc.utils import cli
 from mmcoc.deployment.measure import isolate, time_and_peak
+from mmcoc.utils import cli
 
 DETECTORS = {
     'CoC-small (4 centers) Mask R-CNN': 'configs/context_cluster/coc_small_maskrcnn_coco.py',
@@ -32,9 +32,10 @@ DETECTORS = {
 
 def worker(queue, name, config, size, reps):
     """One row: ``name`` ending in ', with_cp' sets ``model.backbone.with_cp=True``."""
-    import mmcoc  # noqa: F401
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
+
+    import mmcoc  # noqa: F401
     cfg = get_config(config) if '::' in config else Config.fromfile(config)
     cfg.model.backbone.pop('init_cfg', None)  # random init: no download, same for both
     if name.endswith(', with_cp'):

@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from mmcoc.utils import cli
 from mmcoc.deployment.measure import isolate, time_and_peak
+from mmcoc.utils import cli
 
 MODELS = {'PointMLP_CoC': True, 'PointMLP': False}
 

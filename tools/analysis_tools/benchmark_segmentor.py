@@ -11,15 +11,15 @@ time and peak memory.
 On a GPU the peak column is the GPU's allocated-memory high-water mark.
 """
 import argparse
+
 import numpy as np
 import torch
+from _device import add_device_argument, describe, measure, sync
 from mmengine.config import Config
 from mmengine.hub import get_config
 
-from mmcoc.utils import cli
 from mmcoc.deployment.measure import count_flops, isolate
-
-from _device import add_device_argument, describe, measure, sync
+from mmcoc.utils import cli
 
 SEGMENTORS = {
     'CoC-small (4 centers) Semantic FPN': 'configs/context_cluster/coc_small_fpn_ade20k.py',
@@ -31,9 +31,9 @@ SEGMENTORS = {
 
 
 def worker(queue, name, config, size, reps, device='cpu'):
-    import mmcoc  # noqa: F401
     from mmseg.apis import inference_model, init_model
 
+    import mmcoc  # noqa: F401
     from mmcoc.datasets import render_scene
     cfg = get_config(config) if '::' in config else Config.fromfile(config)
     torch.manual_seed(0)
@@ -51,11 +51,13 @@ def main():
     parser.add_argument('--size', type=cli.int_range(32, unit='px'), default=512,
                         help='image side (px)')
     parser.add_argument('--models', nargs='+', choices=list(SEGMENTORS),
-                        default=list(SEGMENTORS), metavar='NAME', help='rows to run (default: all): ' + ', '.join(SEGMENTORS))
+                        default=list(SEGMENTORS), metavar='NAME',
+                        help='rows to run (default: all): ' + ', '.join(SEGMENTORS))
     add_device_argument(parser)
     args = parser.parse_args()
     cli.check_side(parser, '--size', args.size, cli.INFER_BYTES_PER_PIXEL, 'inference', 512)
-    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, one {args.size}x{args.size} image, '
+    print(f'# torch {torch.__version__}, {describe(args.device)}, fp32, one '
+          f'{args.size}x{args.size} image, '
           f'fastest of {args.reps} after a warm-up\n')
     print('| segmentor | params (M) | GFLOPs | inference (s/image) | peak (MiB) |\n'
           '|---|---|---|---|---|')

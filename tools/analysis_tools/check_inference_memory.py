@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import torch
 
-from mmcoc.utils import cli
 from mmcoc.deployment.measure import current_rss_mb
+from mmcoc.utils import cli
 
 DEMO = 'configs/demo/coc_tiny_maskrcnn_demo.py'
 
@@ -58,8 +58,9 @@ def write_images(folder: Path, count: int, seed: int):
 
 def main():
     args = parse_args()
-    import mmcoc  # noqa: F401  (the mmcoc scope, safe checkpoint loading)
     from mmdet.apis import DetInferencer
+
+    import mmcoc  # noqa: F401  (the mmcoc scope, safe checkpoint loading)
     torch.manual_seed(args.seed)
     inferencer = DetInferencer(model=args.config, weights=args.checkpoint, device='cpu',
                                show_progress=False)

@@ -4,8 +4,8 @@
         [--api {inference_model,MMSegInferencer}] [--unbounded] [--limit-gb 3]
 
 Random weights (the memory does not depend on them), on the CPU, one process per measurement
-(``mmcoc.deployment.measure.isolate``). Prints the resident-set peak above the loaded model and fails
-above ``--limit-gb``. ``--unbounded`` measures mmseg's own ``EncoderDecoder`` for comparison
+(``mmcoc.deployment.measure.isolate``). Prints the resident-set peak above the loaded model and
+fails above ``--limit-gb``. ``--unbounded`` measures mmseg's own ``EncoderDecoder`` for comparison
 (on 4000x3000 with 150 classes it needs over 7 GB: mind the machine).
 """
 import argparse
@@ -13,14 +13,15 @@ import resource
 
 import numpy as np
 
-from mmcoc.utils import cli
 from mmcoc.deployment.measure import current_rss_mb, isolate
+from mmcoc.utils import cli
 
 
 def worker(queue, config, size, api, unbounded):
     import torch
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
+
     from mmcoc.utils.config import adapt_to_machine, load_config
     torch.set_num_threads(1)
     cfg = adapt_to_machine(load_config(config))

@@ -18,11 +18,17 @@ import torch
 from mmengine.analysis import parameter_count
 
 from mmcoc.datasets import render_scene
+from mmcoc.deployment.measure import count_flops
 from mmcoc.models import ContextCluster
 from mmcoc.utils import cli
-from mmcoc.deployment.measure import count_flops
-from mmcoc.visualization import (ImageError, draw_cluster_map, find_cluster_sites, read_image,
-                                 record_assignments, tile_grid)
+from mmcoc.visualization import (
+    ImageError,
+    draw_cluster_map,
+    find_cluster_sites,
+    read_image,
+    record_assignments,
+    tile_grid,
+)
 
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)

@@ -26,9 +26,9 @@ INPUT_SHAPES = {'mmpretrain': (3, 224, 224), 'mmdet': (3, 1280, 800), 'mmseg': (
 
 def complexity(config: Path):
     """(parameters, FLOPs) of the model of ``config``, random weights."""
-    from mmcoc.utils.config import build_model, load_config
     from mmcoc.deployment.measure import count_flops
     from mmcoc.models.layers import count_released_parameters
+    from mmcoc.utils.config import build_model, load_config
     cfg = load_config(str(config))
     scope = cfg.get('default_scope')
     if scope not in INPUT_SHAPES:

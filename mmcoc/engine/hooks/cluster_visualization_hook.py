@@ -7,8 +7,13 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmcoc.registry import HOOKS
-from mmcoc.visualization import (add_caption, find_cluster_sites, maps_from_inputs,
-                                 resize_longer_side, tile_grid)
+from mmcoc.visualization import (
+    add_caption,
+    find_cluster_sites,
+    maps_from_inputs,
+    resize_longer_side,
+    tile_grid,
+)
 
 
 @HOOKS.register_module()

@@ -9,10 +9,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmcoc.utils.weights_fit import check_fit, checked_load, is_checked_load, load_weights
 from mmcoc.models.layers.assignment import RecordsAssignment
-from mmcoc.models.layers.weight_init import init_trunc_normal
-
+from mmcoc.utils.weights_fit import check_fit, checked_load, is_checked_load, load_weights
 
 
 def check_regularisation(drop_path_rate=None, layer_scale_init_value=None):

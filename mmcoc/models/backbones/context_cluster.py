@@ -11,10 +11,10 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
 from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, run_block
-from mmcoc.registry import MODELS
-from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
-
 from mmcoc.models.layers.weight_init import init_trunc_normal
+from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
+from mmcoc.registry import MODELS
+
 from .base import ClusteringBackbone, check_regularisation
 
 NUM_STAGES = 4

@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from mmcoc.models.layers import ClusterPool
 from mmcoc.registry import MODELS
+
 from .context_cluster import ContextCluster
 
 

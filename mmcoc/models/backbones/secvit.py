@@ -21,11 +21,10 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
 from mmcoc.models.layers import SECAttention, is_fx_tracing, rotary_tables, run_block
+from mmcoc.models.layers.weight_init import init_trunc_normal
+from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
 from mmcoc.registry import MODELS
 
-from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
-
-from mmcoc.models.layers.weight_init import init_trunc_normal
 from .base import ClusteringBackbone, check_regularisation
 
 NUM_STAGES = 4

@@ -1,3 +1,4 @@
+from . import custom_ops  # noqa: F401  (registers torch.ops.mmcoc.*)
 from .assignment import RecordsAssignment
 from .cluster_pooling import ClusterPool, cluster_pool, count_released_parameters
 from .clustering import ContextClusterMixer, context_cluster

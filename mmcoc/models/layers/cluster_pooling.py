@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
-from .clustering import region_validity, cluster_sizes, region_side
+from .clustering import cluster_sizes, region_side, region_validity
 from .tracing import exports_custom_ops, known_zero, traced_by_torch
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
@@ -134,19 +134,6 @@ def cluster_pool(feats: torch.Tensor,
         (torch.arange(R, device=feats.device) * M).view(1, f, f, 1, 1)
     assignment = assignment.permute(0, 1, 3, 2, 4).reshape(B, 1, f * h, f * w)
     return out, assignment[:, :, :H, :W]
-
-
-@torch.library.custom_op('mmcoc::cluster_pool', mutates_args=())
-def _cluster_pool_op(feats: torch.Tensor, values: torch.Tensor, folds: int) -> torch.Tensor:
-    """``cluster_pool`` as one opaque op for ``torch.export`` (inference)."""
-    return cluster_pool(feats, values, folds).contiguous()
-
-
-@_cluster_pool_op.register_fake
-def _(feats, values, folds):
-    B, d, H, W = values.shape
-    # as the stride-2 skip conv beside it computes its size
-    return values.new_empty(B, d, (H - 1) // 2 + 1, (W - 1) // 2 + 1)
 
 
 class FrozenConv1x1(nn.Module):

@@ -189,20 +189,6 @@ def context_cluster(feats: torch.Tensor,
     return out, assignment[:, :, :H, :W]
 
 
-@torch.library.custom_op('mmcoc::context_cluster', mutates_args=())
-def _context_cluster_op(feats: torch.Tensor, values: torch.Tensor, alpha: torch.Tensor,
-                        beta: torch.Tensor, heads: int, proposals: int, folds: int,
-                        normalizer: str, weighting: str) -> torch.Tensor:
-    """``context_cluster`` as one opaque op for ``torch.export`` (inference)."""
-    return context_cluster(feats, values, alpha, beta, heads, proposals, folds, normalizer,
-                           weighting=weighting).contiguous()
-
-
-@_context_cluster_op.register_fake
-def _(feats, values, alpha, beta, heads, proposals, folds, normalizer, weighting):
-    return values.new_empty(values.shape)
-
-
 def _pool_centers(x: torch.Tensor, proposals: int) -> torch.Tensor:
     """``F.adaptive_avg_pool2d(x, proposals)``; while torch.compile or torch.export traces, the
     same means as two products with averaging matrices built from the (maybe symbolic) sizes:

@@ -112,16 +112,3 @@ def equal_cluster_attention(q: torch.Tensor,
     if not return_assignment:
         return out
     return out, ranks // L
-
-
-
-@torch.library.custom_op('mmcoc::equal_cluster_attention', mutates_args=())
-def _equal_cluster_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                                num_clusters: int, scale: Optional[float]) -> torch.Tensor:
-    """``equal_cluster_attention`` as one opaque op for ``torch.export`` (inference)."""
-    return equal_cluster_attention(q, k, v, num_clusters, scale).contiguous()
-
-
-@_equal_cluster_attention_op.register_fake
-def _(q, k, v, num_clusters, scale):
-    return v.new_empty(v.shape)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmcoc.registry import MODELS
+
 from ..layers.clustering import AggregateDispatch, check_normalizer
 from .ops import furthest_point_sample, gather_points, knn_query
 

@@ -7,8 +7,9 @@ the model that will load them.
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from . import context_cluster, secvit
 from mmcoc.utils.checkpoint import unwrap_state_dict
+
+from . import context_cluster, secvit
 
 # auto: a whole detector/segmentor stays whole; classification weights become mmpretrain's.
 LAYOUTS = ('auto', 'mmpretrain', 'whole', 'timm', 'backbone')

@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +27,11 @@ def data_option(root):
 @pytest.fixture(scope='module')
 def trained(tiny_imagenet, tmp_path_factory):
     """Two epochs in this process; what each re-clustering left is in rank0_epoch{0,1}.pth."""
-    sys.path.insert(0, str(HERE))  # the recorder hook of the config's custom_imports
-    try:
-        work_dir = tmp_path_factory.mktemp('deepcluster')
-        cfg = load_config(CONFIG, cfg_options=data_option(tiny_imagenet),
-                          work_dir=str(work_dir))
-        runner = build_runner(cfg)
-        runner.train()
-    finally:
-        sys.path.remove(str(HERE))
+    work_dir = tmp_path_factory.mktemp('deepcluster')
+    cfg = load_config(CONFIG, cfg_options=data_option(tiny_imagenet),
+                      work_dir=str(work_dir))
+    runner = build_runner(cfg)
+    runner.train()
     records = [torch.load(work_dir / f'rank0_epoch{e}.pth') for e in (0, 1)]
     return work_dir, runner, records
 
@@ -91,15 +86,11 @@ def test_training_without_the_hook_fails_clearly(tiny_imagenet, tmp_path):
 
 
 def test_hook_needs_the_cluster_uniform_sampler(tiny_imagenet, tmp_path):
-    sys.path.insert(0, str(HERE))
-    try:
-        cfg = load_config(CONFIG, cfg_options=data_option(tiny_imagenet),
-                          work_dir=str(tmp_path))
-        cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
-        with pytest.raises(TypeError, match='ClusterUniformSampler'):
-            build_runner(cfg).train()
-    finally:
-        sys.path.remove(str(HERE))
+    cfg = load_config(CONFIG, cfg_options=data_option(tiny_imagenet),
+                      work_dir=str(tmp_path))
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True)
+    with pytest.raises(TypeError, match='ClusterUniformSampler'):
+        build_runner(cfg).train()
 
 
 def test_two_gloo_processes_train_on_the_same_labels(tiny_imagenet, tmp_path):
@@ -128,22 +119,18 @@ def test_resume_between_reclusterings_keeps_the_assignment(tiny_imagenet, tmp_pa
     labels of epoch 0, restored from the checkpoint, not on a fresh clustering."""
     options = dict(data_option(tiny_imagenet), **{'custom_hooks.0.interval': 2,
                                                   'default_hooks.checkpoint.interval': 1})
-    sys.path.insert(0, str(HERE))
-    try:
-        first = tmp_path / 'first'
-        cfg = load_config(CONFIG, cfg_options=dict(options, **{'train_cfg.max_epochs': 1}),
-                          work_dir=str(first))
-        build_runner(cfg).train()
-        checkpoint = torch.load(first / 'epoch_1.pth', weights_only=False)
-        saved = checkpoint['deepcluster']['pseudo_labels']
-        assert torch.equal(saved, torch.load(first / 'rank0_epoch0.pth')['pseudo_labels'])
+    first = tmp_path / 'first'
+    cfg = load_config(CONFIG, cfg_options=dict(options, **{'train_cfg.max_epochs': 1}),
+                      work_dir=str(first))
+    build_runner(cfg).train()
+    checkpoint = torch.load(first / 'epoch_1.pth', weights_only=False)
+    saved = checkpoint['deepcluster']['pseudo_labels']
+    assert torch.equal(saved, torch.load(first / 'rank0_epoch0.pth')['pseudo_labels'])
 
-        resumed = tmp_path / 'resumed'
-        cfg = load_config(CONFIG, cfg_options=options, work_dir=str(resumed))
-        cfg.resume, cfg.load_from = True, str(first / 'epoch_1.pth')
-        build_runner(cfg).train()
-    finally:
-        sys.path.remove(str(HERE))
+    resumed = tmp_path / 'resumed'
+    cfg = load_config(CONFIG, cfg_options=options, work_dir=str(resumed))
+    cfg.resume, cfg.load_from = True, str(first / 'epoch_1.pth')
+    build_runner(cfg).train()
     record = torch.load(resumed / 'rank0_epoch1.pth')
     assert torch.equal(record['pseudo_labels'], saved)
     assert torch.equal(record['sampler_labels'], saved)

@@ -10,9 +10,9 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from mmcoc.engine import build_runner
-from mmcoc.utils.config import load_config
 from mmcoc.engine.hooks import FiniteLossHook
 from mmcoc.utils import load_checkpoint_file
+from mmcoc.utils.config import load_config
 
 ROOT = Path(__file__).parents[3]
 CONFIG = str(ROOT / 'tests/tools/tiny_cls.py')  # 8 training images, batches of 4

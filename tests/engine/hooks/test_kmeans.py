@@ -3,8 +3,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from mmcoc.engine.hooks.kmeans import (cluster_features, pca_whiten, reseed_empty_clusters,
-                                resolve_backend, run_kmeans)
+from mmcoc.engine.hooks.kmeans import (
+    cluster_features,
+    pca_whiten,
+    reseed_empty_clusters,
+    resolve_backend,
+    run_kmeans,
+)
 
 BACKENDS = ['sklearn'] + (['faiss'] if resolve_backend('auto') == 'faiss' else [])
 

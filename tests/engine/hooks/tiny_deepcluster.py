@@ -2,7 +2,7 @@
 # images; the tests set data_root): k = 3, PCA to 4 dimensions, 2 epochs of 2 iterations, and
 # a recorder of what each re-clustering left behind (deepcluster_recorder_hook.py, here).
 _base_ = '../../../configs/deepcluster/deepcluster_coc_tiny_plain_sobel_demo.py'
-custom_imports = dict(imports=['mmcoc', 'deepcluster_recorder_hook'],  # this folder on the path
+custom_imports = dict(imports=['mmcoc', 'tests.engine.hooks.deepcluster_recorder_hook'],
                       allow_failed_imports=False)
 model = dict(head=dict(num_classes=3))
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)

@@ -7,11 +7,13 @@ import torch
 import torch.nn as nn
 
 from mmcoc.models import ContextCluster, ContextClusterClassifier, checkpoint_filter_fn
-from mmcoc.models.weight_layouts.context_cluster import NormalizerMismatchWarning, trained_normalizer
 from mmcoc.models.timm_models import FECClassifier
+from mmcoc.models.weight_layouts.context_cluster import (
+    NormalizerMismatchWarning,
+    trained_normalizer,
+)
 from mmcoc.testing import official_classification, official_dense, perturbed
 from mmcoc.utils import load_weights
-
 
 # the normaliser each official generation was trained with
 TRAINED_WITH = {1: 'count', 3: 'similarity'}

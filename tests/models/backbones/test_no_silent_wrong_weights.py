@@ -5,9 +5,9 @@ import torch
 from mmengine.registry import DefaultScope
 
 import mmcoc  # noqa: F401
-from mmcoc.utils.config import load_config
 from mmcoc.models import FEC, ContextCluster, SecViT
 from mmcoc.utils import load_checkpoint_file
+from mmcoc.utils.config import load_config
 
 SEG = 'configs/demo/coc_tiny_fpn_demo.py'
 

@@ -9,12 +9,14 @@ import torch
 import torch.nn.functional as F
 
 import mmcoc  # noqa: F401  (registers secvit_*)
-from mmcoc.models import SecViT
-from mmcoc.models import SecViTClassifier
+from mmcoc.models import SecViT, SecViTClassifier
 from mmcoc.models.layers import SECAttention, apply_rotary, equal_cluster_order, rotary_tables
 from mmcoc.models.weight_layouts.secvit import checkpoint_filter_fn
-from mmcoc.testing.naive_secvit import (naive_inverse_frequencies, naive_rotary_angles,
-                                        naive_sec_attention)
+from mmcoc.testing.naive_secvit import (
+    naive_inverse_frequencies,
+    naive_rotary_angles,
+    naive_sec_attention,
+)
 
 # the official logs' n_parameters, 1000-class head
 PARAMS = {'t': 14_981_800, 's': 26_776_104, 'b': 54_682_776, 'l': 96_495_096}

@@ -2,8 +2,13 @@
 import pytest
 import torch
 
-from mmcoc.models.layers import ClusterPool, ContextClusterMixer, cluster_pool, context_cluster
-from mmcoc.models.layers import cluster_pooling
+from mmcoc.models.layers import (
+    ClusterPool,
+    ContextClusterMixer,
+    cluster_pool,
+    cluster_pooling,
+    context_cluster,
+)
 from mmcoc.testing import naive_cluster_pool, naive_fec_cluster
 
 # heads, proposals, folds, H, W

@@ -4,12 +4,21 @@ import pytest
 import torch
 
 from mmcoc.models.layers import context_cluster
-from mmcoc.models.pointcloud import (GroupContextCluster, PointMLP, PointMLPClsHead,
-                                     furthest_point_sample, gather_points, knn_query,
-                                     official_key)
-from mmcoc.testing.naive_pointcloud import (naive_furthest_point_sample,
-                                            naive_group_context_cluster, naive_knn,
-                                            official_pointmlp_shapes)
+from mmcoc.models.pointcloud import (
+    GroupContextCluster,
+    PointMLP,
+    PointMLPClsHead,
+    furthest_point_sample,
+    gather_points,
+    knn_query,
+    official_key,
+)
+from mmcoc.testing.naive_pointcloud import (
+    naive_furthest_point_sample,
+    naive_group_context_cluster,
+    naive_knn,
+    official_pointmlp_shapes,
+)
 
 DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 TINY = dict(points=64, embed_dim=8, dim_expansion=(2, 2), pre_blocks=(1, 1), pos_blocks=(1, 1),

@@ -7,8 +7,8 @@ from mmseg.apis import inference_model, init_model
 from mmseg.models.segmentors import EncoderDecoder
 
 import mmcoc  # noqa: F401
-from mmcoc.utils.config import load_config
 from mmcoc.models import MemoryBoundedEncoderDecoder
+from mmcoc.utils.config import load_config
 
 CONFIG = 'configs/demo/coc_tiny_fpn_demo.py'
 
