@@ -9,7 +9,8 @@ from .inference import (
     cluster_maps,
     load_model,
     predict,
+    predict_folder,
 )
 
 __all__ = ['LoadedModel', 'MAX_ASPECT', 'Prediction', 'RANDOM_INIT', 'check_image',
-           'cluster_maps', 'load_model', 'predict']
+           'cluster_maps', 'load_model', 'predict', 'predict_folder']

@@ -5,13 +5,15 @@ Models are built and weights loaded by each task's own API (``mmpretrain.get_mod
 checkpoint), in the config's own registry scope; predictions use their inference APIs and
 visualizers. The cluster maps are recorded by ``mmcoc.visualization.maps_from_inputs``.
 """
+import logging
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 
@@ -26,6 +28,7 @@ from mmcoc.visualization import (
     find_cluster_sites,
     loader_layout,
     maps_from_inputs,
+    read_image,
     resize_longer_side,
 )
 
@@ -158,8 +161,19 @@ def load_model(config: str, checkpoint: Optional[str] = None, trust: bool = Fals
                        find_cluster_sites(model) if cluster_sites else [])
 
 
-def cluster_maps(loaded: LoadedModel, image_rgb: np.ndarray, size: int = 224) -> ClusterMaps:
-    """Cluster maps of an RGB image, resized so that its longer side is ``size`` pixels."""
+ImageInput = Union[str, os.PathLike, np.ndarray]
+
+
+def _rgb(image: ImageInput) -> np.ndarray:
+    """An RGB ``[H, W, 3]`` array as given, or read from a file (``read_image``: an
+    ``ImageError`` names a file that is not a usable image)."""
+    return image if isinstance(image, np.ndarray) else read_image(image)
+
+
+def cluster_maps(loaded: LoadedModel, image: ImageInput, size: int = 224) -> ClusterMaps:
+    """Cluster maps of an RGB image (an array or a file), resized so that its longer side is
+    ``size`` pixels."""
+    image_rgb = _rgb(image)
     check_image(image_rgb)
     return maps_from_inputs(loaded.model, loaded.sites,
                             loader_layout(resize_longer_side(image_rgb, size)))
@@ -171,15 +185,45 @@ class Prediction:
     drawing: Optional[np.ndarray] = None  # detection/segmentation: predictions drawn (RGB)
 
 
-def predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int = 5,
+def predict(loaded: LoadedModel, image: ImageInput, topk: int = 5,
             score_threshold: float = 0.3) -> Prediction:
-    """The model's prediction on an RGB image, through its task's inference API."""
+    """The model's prediction on an RGB image (an array or a file), through its task's
+    inference API."""
+    image_rgb = _rgb(image)
     check_image(image_rgb)
     # The APIs build their pipelines in the current default scope, which the last model loaded
     # (init_detector, init_model: any task) set process-wide: use this model's own.
     scope = next(name for name, task in TASKS.items() if task == loaded.task)
     with DefaultScope.overwrite_default_scope(scope):
         return _predict(loaded, image_rgb, topk, score_threshold)
+
+
+def predict_folder(loaded: LoadedModel, folder: Union[str, os.PathLike], topk: int = 5,
+                   score_threshold: float = 0.3) -> Dict[str, Union[Prediction, ImageError]]:
+    """``predict`` on every file of ``folder`` (sorted, not recursive, hidden files left out):
+    path -> its ``Prediction``, or the ``ImageError`` that says why a file is not a usable image.
+    A bad file is named in a warning and the run goes on; the log says how far it is."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f'{folder!r} is not a folder: give a folder of images, or '
+                                 'call predict() on one image')
+    files = sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                   if not name.startswith('.') and os.path.isfile(os.path.join(folder, name)))
+    results: Dict[str, Union[Prediction, ImageError]] = {}
+    step = max(1, len(files) // 10)
+    for index, path in enumerate(files, 1):
+        try:
+            results[path] = predict(loaded, path, topk, score_threshold)
+        except ImageError as err:
+            print_log(f'skipped {path}: {err}', logger='current', level=logging.WARNING)
+            results[path] = err
+        if index % step == 0 or index == len(files):
+            print_log(f'predicted {index}/{len(files)} files of {folder}', logger='current')
+    bad = sum(isinstance(r, ImageError) for r in results.values())
+    if bad:
+        print_log(f'{bad} of {len(files)} files of {folder} were not usable images (named '
+                  'above)', logger='current', level=logging.WARNING)
+    return results
 
 
 def _predict(loaded: LoadedModel, image_rgb: np.ndarray, topk: int,

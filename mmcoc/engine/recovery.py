@@ -29,20 +29,25 @@ deterministic (``randomness=dict(seed=..., deterministic=True)``). Data workers 
 persistent for augmentations in them to resume exactly (a warning says so).
 """
 import bisect
+import json
 import logging
+import os.path as osp
 import random
 
 import numpy as np
 import torch
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmcoc.registry import HOOKS
 from mmcoc.utils.checkpoint import from_plain, to_plain
-from mmcoc.utils.fileio import ATOMIC_BACKEND
+from mmcoc.utils.fileio import ATOMIC_BACKEND, atomic_write
 from mmcoc.utils.weights_fit import check_fit
+
+VALIDATED = 'last_validation.json'  # [unit, step] of the last finished validation
 
 
 def reseed_all(seed: int, *position: int):
@@ -114,8 +119,13 @@ class ReseedingLoader:
 @HOOKS.register_module()
 class ExactResumeHook(Hook):
     """Makes mmengine's ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop`` resume exactly (see
-    the module's docstring); other loops are left alone, with a warning."""
+    the module's docstring); other loops are left alone, with a warning. After each validation
+    of a training the main process records its step in ``WORK_DIR/last_validation.json``."""
     priority = 'LOWEST'
+    _unit = None  # 'epoch' or 'iteration' while training
+
+    def after_train(self, runner) -> None:
+        self._unit = None
 
     def before_train(self, runner) -> None:
         loop = runner.train_loop
@@ -149,12 +159,32 @@ class ExactResumeHook(Hook):
             loop.dataloader_iterator = loop.dataloader.infinite()
             at_boundary, step = True, runner.iter
         # The checkpoint of `step` is written before its validation; resuming from it skips
-        # that validation unless it is run here (repeated if it had finished: harmless).
+        # that validation unless it is run here, where the work dir does not record it as done
+        # (a run that finished cleanly, resumed again, does not validate again).
+        unit = self._unit = 'epoch' if by_epoch else 'iteration'
         if step > 0 and at_boundary and self._validation_due(loop, step):
-            print_log(f'resumed where validation was due ({"epoch" if by_epoch else "iteration"}'
-                      f' {step}): validating first, since the interrupted run may not have '
-                      'finished it', logger='current')
-            runner.val_loop.run()
+            if self._validated(runner) == [unit, step]:
+                print_log(f'resumed at {unit} {step}, whose validation the work dir records as '
+                          'done: not validating again', logger='current')
+            else:
+                print_log(f'resumed where validation was due ({unit} {step}): validating '
+                          'first, since the interrupted run may not have finished it',
+                          logger='current')
+                runner.val_loop.run()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if self._unit is None or not is_main_process():  # not in a training (runner.val())
+            return
+        record = [self._unit, runner.epoch if self._unit == 'epoch' else runner.iter]
+        atomic_write(osp.join(runner.work_dir, VALIDATED), json.dumps(record).encode())
+
+    @staticmethod
+    def _validated(runner):
+        try:
+            with open(osp.join(runner.work_dir, VALIDATED)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
 
     @staticmethod
     def _validation_due(loop, step: int) -> bool:
@@ -176,8 +206,11 @@ class CheckpointFitHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        config = runner.cfg.get('model')
+        if isinstance(model, BaseTTAModel):  # --tta: the checkpoint is the wrapped model's
+            model, config = model.module, (config or {}).get('module')
         source = getattr(runner, 'checkpoint_source', None) or 'being loaded'
-        check_fit(source, checkpoint, model, config=runner.cfg.get('model'))
+        check_fit(source, checkpoint, model, config=config)
 
 
 @HOOKS.register_module()

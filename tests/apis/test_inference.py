@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcoc.apis import RANDOM_INIT, cluster_maps, load_model, predict
+from mmcoc.apis import RANDOM_INIT, cluster_maps, load_model, predict, predict_folder
 from mmcoc.models import ContextCluster
 
 CLS = 'configs/demo/coc_tiny_plain_cls_demo.py'
@@ -51,6 +51,45 @@ def test_classifier_predicts_its_config_classes(classifier):
     scores = predict(classifier, np.zeros((64, 64, 3), np.uint8), topk=3).scores
     assert len(scores) == 3 and set(scores) <= {'ellipse', 'rectangle', 'star', 'triangle'}
     assert list(scores.values()) == sorted(scores.values(), reverse=True)
+
+
+def test_a_path_predicts_what_its_pixels_do(classifier, tmp_path):
+    import cv2
+    image = (np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / 'shape.png'), image[..., ::-1])  # written as BGR: RGB on disk
+    assert predict(classifier, tmp_path / 'shape.png').scores == predict(classifier, image).scores
+    assert np.array_equal(cluster_maps(classifier, str(tmp_path / 'shape.png'), 64).image,
+                          cluster_maps(classifier, image, 64).image)
+
+
+def test_a_folder_run_names_a_bad_file_and_goes_on(classifier, tmp_path):
+    import logging
+
+    import cv2
+    from mmengine.logging import MMLogger
+
+    from mmcoc.visualization import ImageError
+    for name in ('a.png', 'c.png'):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 40, 3), 128, np.uint8))
+    (tmp_path / 'b.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
+    (tmp_path / '.hidden').write_text('left out')
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        results = predict_folder(classifier, tmp_path, topk=2)
+    finally:
+        logger.removeHandler(handler)
+    assert list(results) == [str(tmp_path / n) for n in ('a.png', 'b.jpg', 'c.png')]
+    assert isinstance(results[str(tmp_path / 'b.jpg')], ImageError)
+    assert len(results[str(tmp_path / 'a.png')].scores) == 2
+    assert len(results[str(tmp_path / 'c.png')].scores) == 2
+    out = '\n'.join(r.getMessage() for r in records)
+    assert f'skipped {tmp_path / "b.jpg"}: ' in out and 'predicted 3/3 files' in out
+    with pytest.raises(NotADirectoryError, match='is not a folder'):
+        predict_folder(classifier, tmp_path / 'a.png')
 
 
 def test_prediction_uses_its_own_scope_whatever_was_loaded_last(classifier):

@@ -73,3 +73,16 @@ def test_missing_pointer_target_without_intact_checkpoints_stops_naming_the_file
                               ', which does not exist, and no checkpoint in ')
     assert '(there: epoch_1.pth, last_checkpoint)' in message and '--resume FILE' in message
     assert '\n' not in message
+
+
+def test_resuming_a_finished_run_does_not_validate_again(tiny_imagenet, tmp_path):
+    train(tmp_path, tiny_imagenet)  # 1 epoch, validated at its end
+    assert (tmp_path / 'last_validation.json').read_text() == '["epoch", 1]'
+    log = train(tmp_path, tiny_imagenet)
+    assert 'whose validation the work dir records as done: not validating again' in log, log[-3000:]
+    assert 'validating first' not in log and 'Epoch(val)' not in log
+    # where the record says otherwise (killed during that validation), it validates first
+    (tmp_path / 'last_validation.json').write_text('["epoch", 0]')
+    log = train(tmp_path, tiny_imagenet)
+    assert 'resumed where validation was due (epoch 1): validating first' in log
+    assert 'Epoch(val)' in log and (tmp_path / 'last_validation.json').read_text() == '["epoch", 1]'

@@ -40,6 +40,17 @@ def test_test_tool_writes_metrics_and_drawings(trained, tiny_imagenet, tmp_path)
     assert len(list((tmp_path / 'drawn').rglob('*.png'))) == 4
 
 
+def test_test_tool_tta_averages_flipped_scores(trained, tiny_imagenet, tmp_path):
+    result = run([sys.executable, 'tools/test.py', CONFIG, str(trained / 'epoch_1.pth'),
+                  '--work-dir', str(tmp_path), '--tta', *data_root_options(tiny_imagenet)])
+    assert 'using mmpretrain.AverageClsScoreTTA' in result.stdout + result.stderr
+    assert 'flipping each test image horizontally' in result.stdout + result.stderr
+    metrics = json.loads(sorted(tmp_path.glob('*/*.json'))[-1].read_text())
+    assert 0 <= metrics['accuracy/top1'] <= 100
+    dumped = (tmp_path / 'tiny_cls.py').read_text()  # the config the run used
+    assert "type='mmpretrain.AverageClsScoreTTA'" in dumped and "type='TestTimeAug'" in dumped
+
+
 # A fresh interpreter that never imports mmcoc itself: the config's custom_imports is enough.
 INFERENCE = '''
 import json, sys

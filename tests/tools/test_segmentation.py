@@ -41,6 +41,17 @@ def test_test_tool_writes_metrics_and_overlays(trained, tiny_ade, tmp_path):
     assert len(list((tmp_path / 'drawn').rglob('*.png'))) == 2
 
 
+def test_test_tool_tta_merges_flipped_logits(trained, tiny_ade, tmp_path):
+    result = run([sys.executable, 'tools/test.py', CONFIG, str(trained / 'iter_2.pth'),
+                  '--work-dir', str(tmp_path), '--tta', *data_root_options(tiny_ade)])
+    # mmseg's default_runtime names its SegTTAModel; the demo config has no tta_pipeline
+    assert 'flipping each test image horizontally' in result.stdout + result.stderr
+    metrics = json.loads(sorted(tmp_path.glob('*/*.json'))[-1].read_text())
+    assert 0 <= metrics['mIoU'] <= 100
+    dumped = (tmp_path / 'tiny_fpn.py').read_text()  # the config the run used
+    assert "type='SegTTAModel'" in dumped and "type='TestTimeAug'" in dumped
+
+
 # Run as a user would, in a fresh interpreter that never imports mmcoc itself: the config's
 # custom_imports must be enough.
 INFERENCE = '''

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 
+from tests.helpers import import_tool
 from tests.tools.tool_runner import PYTHONPATH, ROOT, data_root_options, free_port, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
@@ -59,6 +61,23 @@ def test_test_tool_writes_metrics_drawings_and_results(trained, tiny_coco, tmp_p
     assert 'coco/bbox_mAP' in metrics
     assert out.is_file()
     assert len(list(tmp_path.glob('*/drawn/*.png'))) == 2
+
+
+def test_test_tool_refuses_tta_on_mask_rcnn_and_sets_show(trained, tiny_coco, tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/test.py', CONFIG, str(trained / 'epoch_1.pth'), '--tta',
+         '--work-dir', str(tmp_path), *data_options(tiny_coco)],
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "--tta: mmdet's DetTTAModel merges boxes only and this detector predicts masks")
+    tool = import_tool('tools/test.py')
+    for scope, key in (('mmdet', 'draw'), ('mmseg', 'draw'), ('mmpretrain', 'enable')):
+        cfg = Config(dict(default_scope=scope, visualizer=dict(),
+                          default_hooks=dict(visualization=dict(type='VisualizationHook'))))
+        tool.enable_drawing(cfg, None, show=True, wait_time=0.5)
+        hook = cfg.default_hooks.visualization
+        assert hook.show is True and hook.wait_time == 0.5 and hook[key] is True
 
 
 RANKS_CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn_ranks.py')
