@@ -16,7 +16,11 @@ from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmcoc', locations=['mmcoc.models'])
+# Every module that registers a model: imported when the scope is first asked for one
+MODEL_MODULES = ['mmcoc.models.backbones', 'mmcoc.models.backbones.vgg', 'mmcoc.models.necks',
+                 'mmcoc.models.pointcloud', 'mmcoc.models.segmentors', 'mmcoc.models.selfsup',
+                 'mmcoc.models.timm_models']
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmcoc', locations=MODEL_MODULES)
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mmcoc',
                           locations=['mmcoc.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmcoc', locations=['mmcoc.engine'])

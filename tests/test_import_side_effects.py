@@ -1,11 +1,12 @@
 """``import mmcoc`` registers modules and changes no object of its hosts.
 
-A fresh interpreter imports every host module that ``import mmcoc`` would import, takes the
-identity of every attribute of those modules and of every class defined in them, imports
-mmcoc (and, in the second case, trains a step of the demo detector with ``--amp`` on the CPU,
-whose optim wrapper patches mmcv's NMS and RoIAlign within the step), and compares.
-Registration (a child registry, a timm entry, a named file backend) adds
-entries to registries; it replaces nothing, which is what is checked.
+A fresh interpreter imports every host module that ``import mmcoc`` and its registry scope
+(every module a config can name) would import, takes the identity of every attribute of those
+modules and of every class defined in them, imports mmcoc with every module of its scope (and,
+in the second case, trains a step of the demo detector with ``--amp`` on the CPU, whose optim
+wrapper patches mmcv's NMS and RoIAlign within the step), and compares. Registration (a child
+registry, a timm entry, a named file backend) adds entries to registries; it replaces nothing,
+which is what is checked.
 """
 import json
 import subprocess
@@ -29,6 +30,14 @@ SCRIPT = textwrap.dedent('''
             importlib.import_module(name)
         except Exception:
             pass
+
+    def import_every_module():
+        # what the registry scope imports when configs name mmcoc's modules
+        from mmengine.registry import Registry
+        import mmcoc.registry
+        for registry in vars(mmcoc.registry).values():
+            if isinstance(registry, Registry):
+                registry.import_from_location()
 
     def snapshot():
         seen = {}
@@ -56,6 +65,7 @@ SCRIPT = textwrap.dedent('''
 
     before, before_registries = snapshot(), registries()
     import mmcoc  # noqa: F401
+    import_every_module()
     if sys.argv[2] == 'cpu_amp_step':  # --amp on a CPU patches mmcv within each step only
         import torch
         from mmdet.testing import demo_mm_inputs
@@ -83,10 +93,16 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+IMPORT_EVERY_MODULE = ('from mmengine.registry import Registry; import mmcoc.registry; '
+                       '[r.import_from_location() for r in vars(mmcoc.registry).values() '
+                       'if isinstance(r, Registry)]; ')
+
+
 def host_modules():
     listing = subprocess.run(
         [sys.executable, '-c',
-         'import json, sys; import mmcoc; print(json.dumps(sorted(sys.modules)))'],
+         'import json, sys; import mmcoc; ' + IMPORT_EVERY_MODULE +
+         'print(json.dumps(sorted(sys.modules)))'],
         check=True, capture_output=True, text=True).stdout
     return [m for m in json.loads(listing.splitlines()[-1])
             if m.split('.')[0] in HOSTS and not m.startswith('mmcoc')]
@@ -102,3 +118,18 @@ def test_import_mmcoc_replaces_no_host_object(after):
     assert result['checked'] > 100_000  # every attribute of every host module mmcoc uses
     assert result['registries'] == []  # checkpoint schemes, file backends, copyreg untouched
     assert result['changed'] == [], result['changed'][:20]
+
+
+def test_import_and_a_timm_model_leave_the_detection_hosts_unimported():
+    # what makes `import mmcoc` light: the hosts come in when a config names an mmcoc module
+    code = ("import sys, timm, mmcoc; timm.create_model('coc_tiny'); "
+            "print(sorted(h for h in ('mmdet', 'mmseg', 'mmpretrain') if h in sys.modules)); "
+            "from mmengine.registry import MODELS; "
+            "MODELS.build(dict(type='mmcoc.MemoryBoundedEncoderDecoder', backbone=dict("
+            "type='mmcoc.ContextCluster', arch='tiny'), decode_head=dict(type='mmseg.FPNHead', "
+            "in_channels=[32, 64, 196, 320], in_index=[0, 1, 2, 3], feature_strides=[4, 8, 16, "
+            "32], channels=8, num_classes=2))); print('mmseg' in sys.modules)")
+    out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True,
+                         text=True, cwd=ROOT).stdout.split('\n')
+    assert out[0] == '[]'  # none of mmdet, mmseg, mmpretrain
+    assert out[1] == 'True'  # and a config naming an mmcoc module brings them in

@@ -57,7 +57,14 @@ def main():
         return
     claim_output_folder(out, MARKER, 'tools/generate_demo_data.py', settings)
     start = time.perf_counter()
-    write(out, dict(zip(split_names, (args.train, args.val))), seed=args.seed)
+
+    def progress(split: str, done: int, count: int):
+        if done == count or done % max(1, count // 10) == 0:  # every 10%
+            print(f'{split}: {done}/{count} images ({time.perf_counter() - start:.0f} s)',
+                  flush=True)
+
+    write(out, dict(zip(split_names, (args.train, args.val))), seed=args.seed,
+          progress=progress)
     stamp.write_text(json.dumps(settings))  # written last: its presence means the set is whole
     print(f'wrote {args.train} {split_names[0]} + {args.val} {split_names[1]} images '
           f'({args.format}) to {out} in {time.perf_counter() - start:.0f} s')

@@ -14,7 +14,7 @@ ones below it visible enough, so every shape in the image is annotated.
 import colorsys
 import json
 from pathlib import Path
-from typing import Dict, Iterator, List, NamedTuple, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -189,10 +189,14 @@ def draw_split(count: int, size_range: Sequence[int], seed: int, offset: int,
         yield render_scene(rng, h, w, max_objects)
 
 
+Progress = Optional[Callable[[str, int, int], None]]  # (split, images written, of how many)
+
+
 def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
-               seed: int = 0, max_objects: int = 6) -> Path:
+               seed: int = 0, max_objects: int = 6, progress: Progress = None) -> Path:
     """Write ``{split}/NNNN.png`` and ``{split}.json`` (COCO instances) under ``root``;
-    ``splits`` maps a split name to its number of images."""
+    ``splits`` maps a split name to its number of images; ``progress`` is called after each
+    image."""
     root = Path(root)
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
     for offset, (split, count) in enumerate(splits.items()):
@@ -208,13 +212,15 @@ def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 2
                     id=len(annotations) + 1, image_id=i + 1, category_id=inst['label'] + 1,
                     iscrowd=0, bbox=inst['bbox'], area=float(inst['mask'].sum()),
                     segmentation=inst['polygons']))
+            if progress:
+                progress(split, i + 1, count)
         (root / f'{split}.json').write_text(json.dumps(
             dict(images=images, annotations=annotations, categories=categories)))
     return root
 
 
 def write_ade(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
-              seed: int = 0, max_objects: int = 6) -> Path:
+              seed: int = 0, max_objects: int = 6, progress: Progress = None) -> Path:
     """Write the scenes in ADE20K's layout under ``root``: ``images/{split}/NNNN.jpg`` and
     ``annotations/{split}/NNNN.png`` label maps (``Scene.semantic_labels``); ``splits`` maps
     a split name (ADE's are ``training`` and ``validation``) to its number of images."""
@@ -227,6 +233,8 @@ def write_ade(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 28
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(str(root / 'annotations' / split / f'{i:04d}.png'),
                         scene.semantic_labels())
+            if progress:
+                progress(split, i + 1, count)
     return root
 
 
@@ -244,7 +252,7 @@ def render_object(rng: np.random.Generator, height: int, width: int, label: int)
 
 
 def write_imagenet(root, splits: Dict[str, int], size_range: Sequence[int] = (96, 128),
-                   seed: int = 0) -> Path:
+                   seed: int = 0, progress: Progress = None) -> Path:
     """Write a classification set in ImageNet's folder layout under ``root``:
     ``{split}/{class}/NNNN.png``, one shape per image, the classes in turn so that every split
     is balanced; ``splits`` maps a split name to its number of images."""
@@ -256,4 +264,6 @@ def write_imagenet(root, splits: Dict[str, int], size_range: Sequence[int] = (96
             label = i % len(CLASSES)
             image = render_object(rng, h, w, label)
             cv2.imwrite(str(root / split / CLASSES[label] / f'{i:04d}.png'), image[..., ::-1])
+            if progress:
+                progress(split, i + 1, count)
     return root

@@ -1,14 +1,18 @@
-from .backbones import FEC, ContextCluster, SecViT, checkpoint_filter_fn
-from .layers import ContextClusterMixer, context_cluster
-from .necks import SecViTNeck
-from .pointcloud import PointCloudDataPreprocessor, PointMLP, PointMLPClsHead
-from .segmentors import MemoryBoundedEncoderDecoder
-from .selfsup import DeepCluster, SobelDataPreprocessor
-from .timm_models import ContextClusterClassifier, FECClassifier, SecViTClassifier
-from .weight_layouts import LAYOUTS, convert_checkpoint
+"""mmcoc's models. Importing this package imports none of them: each name below loads its module
+when first used, and the registry scope ``mmcoc`` imports its modules when a config first names
+one (``mmcoc.registry``: the registries' ``locations``)."""
+from mmcoc.utils.lazy import lazy_exports
 
-__all__ = ['ContextCluster', 'ContextClusterClassifier', 'ContextClusterMixer', 'DeepCluster',
-           'FEC', 'FECClassifier', 'LAYOUTS', 'MemoryBoundedEncoderDecoder',
-           'PointCloudDataPreprocessor', 'PointMLP', 'PointMLPClsHead', 'SecViT',
-           'SecViTClassifier', 'SecViTNeck', 'SobelDataPreprocessor', 'checkpoint_filter_fn',
-           'context_cluster', 'convert_checkpoint']
+_EXPORTS = {
+    **dict.fromkeys(['ContextCluster', 'FEC', 'SecViT', 'checkpoint_filter_fn'], '.backbones'),
+    **dict.fromkeys(['ContextClusterMixer', 'context_cluster'], '.layers'),
+    'SecViTNeck': '.necks',
+    **dict.fromkeys(['PointCloudDataPreprocessor', 'PointMLP', 'PointMLPClsHead'], '.pointcloud'),
+    'MemoryBoundedEncoderDecoder': '.segmentors',
+    **dict.fromkeys(['DeepCluster', 'SobelDataPreprocessor'], '.selfsup'),
+    **dict.fromkeys(['ContextClusterClassifier', 'FECClassifier', 'SecViTClassifier'],
+                    '.timm_models'),
+    **dict.fromkeys(['LAYOUTS', 'convert_checkpoint'], '.weight_layouts'),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -131,6 +131,9 @@ def test_tool_writes_the_ade_layout(tmp_path):
     assert result.returncode == 0, result.stderr
     assert len(list((out / 'annotations' / 'training').glob('*.png'))) == 2
     assert len(list((out / 'images' / 'validation').glob('*.jpg'))) == 1
+    # progress while it draws: each split counted up to its size
+    assert result.stdout.index('training: 2/2 images') < result.stdout.index(
+        'validation: 1/1 images') < result.stdout.index('wrote 2 training + 1 validation')
     # a COCO request for the same folder replaces the ADE set instead of mixing the two
     result = run_tool('--out', str(out), '--train', '2', '--val', '1')
     assert result.returncode == 0 and not (out / 'images').exists()
