@@ -6,7 +6,8 @@ Reads ``model-index.yml`` and the ``metafile.yml`` files it imports (OpenMMLab's
 ``Results`` are the published numbers and are written by hand), builds each listed config's
 model with random weights, counts its parameters and its FLOPs (``mmengine.analysis``: a
 multiply-add counts once; classification at 224x224, detection at 1280x800 as mmdet's tools
-count, segmentation at 512x512, the ADE20K crop) and writes them into ``Metadata``.
+count, segmentation at 512x512, the ADE20K crop; point clouds at the points their backbone
+samples; Sobel-input models on the two Sobel channels) and writes them into ``Metadata``.
 ``--check`` writes nothing and exits 1 where a number differs or a config of a family folder
 is missing from its metafile.
 """
@@ -44,8 +45,16 @@ def complexity(config: Path):
         # the tracer takes tensors only: bind the samples, as mmdet's get_flops does
         model.forward = partial(model.forward, data_samples=data['data_samples'])
         inputs = (data['inputs'], )
+    elif 'PointCloud' in str(cfg.model.get('data_preprocessor', {}).get('type', '')):
+        # a point cloud: [batch, points, xyz], as many points as the backbone samples
+        inputs = (torch.zeros(1, cfg.model.backbone.points, 3), )
     else:
-        inputs = (torch.zeros(1, *shape), )
+        image = torch.zeros(1, *shape)
+        if 'Sobel' in str(cfg.model.get('data_preprocessor', {}).get('type', '')):
+            # the backbone sees the two Sobel responses the preprocessor computes (its two
+            # fixed 3x3 convolutions are not counted)
+            image = model.data_preprocessor(dict(inputs=[image[0].byte()]), False)['inputs']
+        inputs = (image, )
     return count_released_parameters(model), count_flops(model, inputs)
 
 
