@@ -99,17 +99,22 @@ _depth = 0  # open float32_mmcv_ops blocks
 _logged = False
 
 
-def apply_float32_mmcv_ops() -> list:
-    """Make mmcv's float32-only CPU Functions compute in float32 under CPU autocast; outside an
-    autocast region they compute as before. Idempotent; returns the Functions' names. Undone by
-    ``restore_mmcv_ops``; ``float32_mmcv_ops`` does both around a block."""
-    global _logged
+def check_mmcv_version():
+    """Stop, naming the fix, on an mmcv whose Functions the patch was not written for."""
     import mmcv
     if not mmcv.__version__.startswith(MMCV_VERSIONS):
         raise RuntimeError(
             f'CPU autocast (--amp on a CPU) runs mmcv\'s NMS and RoIAlign in float32 through a '
             f'patch written for mmcv {" / ".join(MMCV_VERSIONS)}.x; this is mmcv '
             f'{mmcv.__version__}. Install mmcv 2.1.0 (requirements/stack.txt) or train in float32.')
+
+
+def apply_float32_mmcv_ops() -> list:
+    """Make mmcv's float32-only CPU Functions compute in float32 under CPU autocast; outside an
+    autocast region they compute as before. Idempotent; returns the Functions' names. Undone by
+    ``restore_mmcv_ops``; ``float32_mmcv_ops`` does both around a block."""
+    global _logged
+    check_mmcv_version()
     patched = []
     for name, function in _functions():
         if name not in _originals:

@@ -5,7 +5,7 @@ from mmengine.optim import OptimWrapper
 
 from mmcoc.registry import OPTIM_WRAPPERS
 
-from .amp_compat import apply_float32_mmcv_ops, float32_mmcv_ops, restore_mmcv_ops
+from .amp_compat import check_mmcv_version, float32_mmcv_ops
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -22,8 +22,7 @@ class CPUAutocastOptimWrapper(OptimWrapper):
     def __init__(self, *args, dtype: str = 'bfloat16', **kwargs):
         super().__init__(*args, **kwargs)
         self.cast_dtype = getattr(torch, dtype)
-        apply_float32_mmcv_ops()  # stops here, before training, on an mmcv it does not know
-        restore_mmcv_ops()
+        check_mmcv_version()  # before training, not at its first step
 
     @contextmanager
     def optim_context(self, model):

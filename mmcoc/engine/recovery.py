@@ -59,6 +59,9 @@ def reseed_all(seed: int, *position: int):
     torch.manual_seed(value)  # every device's generator
 
 
+_END = object()  # what ReseedingLoader._next_reseeded returns after the last batch
+
+
 class ReseedingLoader:
     """A train data loader whose batches are fetched at a known random state.
 
@@ -82,18 +85,19 @@ class ReseedingLoader:
     def __len__(self):
         return len(self.loader)
 
+    def _next_reseeded(self, batches, *position):
+        """The next batch of ``batches``, fetched right after reseeding from ``position``;
+        ``_END`` when there is none."""
+        reseed_all(self.runner.seed, *position)
+        return next(batches, _END)
+
     def __iter__(self):
-        seed, epoch = self.runner.seed, self.runner.epoch
+        epoch = self.runner.epoch
         skip, self.skip = self.skip, 0
-        reseed_all(seed, epoch)
+        reseed_all(self.runner.seed, epoch)
         batches = iter(self.loader)
         index = 0
-        while True:
-            reseed_all(seed, epoch, index)
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
+        while (batch := self._next_reseeded(batches, epoch, index)) is not _END:
             if index >= skip:
                 yield batch
             index += 1
@@ -102,12 +106,7 @@ class ReseedingLoader:
         passes = 0
         while True:
             batches = iter(self.loader)
-            while True:
-                reseed_all(self.runner.seed, self.fetched)
-                try:
-                    batch = next(batches)
-                except StopIteration:
-                    break
+            while (batch := self._next_reseeded(batches, self.fetched)) is not _END:
                 self.fetched += 1
                 yield batch
             passes += 1
