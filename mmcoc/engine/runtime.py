@@ -1,6 +1,7 @@
 """The parts of a run that are process-wide: the gloo process group of a CPU launch, its
 destruction at exit, ``--amp`` on either device, and the runner of the tools."""
 import atexit
+import gc
 
 import torch
 import torch.distributed as dist
@@ -32,18 +33,25 @@ def init_distributed(launcher: str):
 
 def _destroy_process_group():
     if dist.is_available() and dist.is_initialized():
+        # the runner is a reference cycle: until the collector frees it, its DDP wrapper's
+        # reducer keeps gloo's backend (and its worker threads) alive past destroy_process_group
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def destroy_process_group_at_exit():
-    """Destroy the default process group when the process ends, while Python is still whole.
+    """Free the default process group and its gloo threads when the process ends, while Python
+    is still whole.
 
     Nothing else destroys it (mmengine never does): it is then freed while the interpreter
     finalizes, when gloo's worker threads may still drop the last references to the tensors of
     the last collectives; a thread that needs the GIL then is ended by Python
     (``pthread_exit``) inside a C++ destructor, and the process aborts with ``terminate called
-    without an active exception`` after its results are written (rank 1 of
-    ``tools/dist_test.sh ... 2``, now and then: a race; pytorch/pytorch#190489). ``atexit``
+    without an active exception`` after its results are written (either rank of
+    ``tools/dist_test.sh ... 2``, about one run in two here; pytorch/pytorch#190489).
+    ``destroy_process_group`` alone is not enough: the backend lives on while the runner (a
+    cycle, collected late) holds the wrapped model, so the cycle is collected first. ``atexit``
     runs before finalization, also after an exception; registered once.
     """
     atexit.unregister(_destroy_process_group)

@@ -1,7 +1,10 @@
-"""Imported by tests/tools/tiny_cls_exit.py: when a rank's process ends, writes whether its
-process group was still alive into $MMCOC_EXIT_PROBE/rank<RANK> (registered at import, so it
-runs after every exit handler registered later: atexit runs in reverse order)."""
+"""Imported by tests/tools/tiny_cls_exit.py: when a rank's process ends, writes into
+$MMCOC_EXIT_PROBE/rank<RANK> whether its process group was still alive and whether a
+distributed model wrapper (whose reducer keeps gloo's threads alive) was still in memory.
+Registered at import, so it runs after every exit handler registered later (atexit runs in
+reverse order)."""
 import atexit
+import gc
 import os
 
 
@@ -9,9 +12,11 @@ def _probe():
     folder = os.environ.get('MMCOC_EXIT_PROBE')
     if folder and 'RANK' in os.environ:
         import torch.distributed as dist
-        alive = dist.is_available() and dist.is_initialized()
+        from torch.nn.parallel import DistributedDataParallel
+        group = 'alive' if dist.is_available() and dist.is_initialized() else 'destroyed'
+        wrapped = any(isinstance(o, DistributedDataParallel) for o in gc.get_objects())
         with open(os.path.join(folder, f'rank{os.environ["RANK"]}'), 'w') as f:
-            f.write('alive' if alive else 'destroyed')
+            f.write(f'{group}, {"wrapper alive" if wrapped else "wrapper freed"}')
 
 
 atexit.register(_probe)
