@@ -4,9 +4,10 @@ prediction (top classes of a classifier, drawn detections or segments).
 
     python -m mmcoc.demo [--checkpoints checkpoints] [--host 127.0.0.1] [--port 7860]
 
-Needs the ``demo`` extra (``pip install -e .[demo]``: Gradio). Checkpoints are the files found
-under ``--checkpoints``, plus random weights; configs are those under ``configs/`` (or
-``--configs``). A loaded model is kept for the next requests (the two last used).
+Needs the ``demo`` extra (``pip install 'mmcoc[demo]'``, or ``.[demo]`` in a clone: Gradio).
+Checkpoints are the files found under ``--checkpoints``, plus random weights; configs are mmcoc's
+own (the checkout's ``configs/``, or those a wheel installs) or those under ``--configs``.
+A loaded model is kept for the next requests (the two last used).
 """
 import argparse
 import glob
@@ -21,9 +22,10 @@ import numpy as np
 
 from mmcoc.apis import LoadedModel, check_image, cluster_maps, load_model, predict
 from mmcoc.utils import cli
+from mmcoc.utils.paths import project_file
 from mmcoc.visualization import ImageError, add_caption, read_image, resize_longer_side, select_site
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = project_file('configs')  # the checkout's, or those packaged in the wheel
 RANDOM = 'random init'
 CHECKPOINT_SUFFIXES = ('.pth', '.pth.tar', '.pt', '.ckpt')
 MAX_UPLOAD = '25mb'
@@ -145,7 +147,7 @@ def show_clusters(cache: ModelCache, upload, config: str, checkpoint: str, stage
 
 
 def build_app(configs: List[str], checkpoints: List[str], cache: Optional[ModelCache] = None,
-              config_root: str = osp.join(ROOT, 'configs'), checkpoint_root: str = '.'):
+              config_root: str = CONFIGS, checkpoint_root: str = '.'):
     import gradio as gr
     cache = cache or ModelCache()
     cache.configs.update(names(configs, config_root))
@@ -187,7 +189,7 @@ def build_app(configs: List[str], checkpoints: List[str], cache: Optional[ModelC
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Context-cluster maps in the browser')
     parser.add_argument('--checkpoints', default='checkpoints', help='folder of weight files')
-    parser.add_argument('--configs', default=osp.join(ROOT, 'configs'), help='folder of configs')
+    parser.add_argument('--configs', default=CONFIGS, help='folder of configs')
     parser.add_argument('--config', action='append', type=cli.config_file,
                         help='offer only these configs')
     parser.add_argument('--host', default='127.0.0.1')
@@ -202,12 +204,13 @@ def main(argv=None):
             parser.error(f'{option} {folder!r} is a file: give a folder')
     if args.config is None and not osp.isdir(args.configs):
         parser.error(f'--configs {args.configs!r} does not exist: give the folder of the '
-                     'configs (default: the repository\'s configs/) or --config FILE')
+                     'configs (default: mmcoc\'s own configs) or --config FILE')
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no calls home
     try:
         import gradio as gr
     except ImportError:
-        raise SystemExit('the web demo needs Gradio: pip install -e .[demo]') from None
+        raise SystemExit("the web demo needs Gradio: pip install 'mmcoc[demo]' "
+                         '(in a clone: pip install -e .[demo])') from None
     configs = args.config or find_configs(args.configs)
     app = build_app(configs, find_checkpoints(args.checkpoints),
                     cache=ModelCache(trust=args.trust_checkpoint), config_root=args.configs,

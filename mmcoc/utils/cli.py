@@ -94,7 +94,15 @@ def input_file(what: str):
 
 
 def config_file(value: str) -> str:
-    """An argparse type: an existing OpenMMLab config file."""
+    """An argparse type: an existing OpenMMLab config file, or one of mmcoc's own by package
+    name (``mmcoc::context_cluster/coc_small_in1k.py``)."""
+    if value.startswith('mmcoc::'):
+        from mmcoc.utils.config import package_config
+        try:
+            package_config(value)
+        except FileNotFoundError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return value
     existing_file(value, 'config file')
     if not value.endswith(CONFIG_SUFFIXES):
         raise argparse.ArgumentTypeError(

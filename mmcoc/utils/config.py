@@ -9,8 +9,10 @@ changed here (``adapt_to_machine``) so that users never edit a config for it:
 SyncBN, which needs CUDA and a process group, is turned into BN after the model is built
 (mmengine's ``revert_sync_batchnorm``: ``build_model`` here, ``mmcoc.RecoverableRunner``).
 """
+import ast
 import os
 import os.path as osp
+import tempfile
 from typing import Optional
 
 import torch
@@ -19,6 +21,10 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
+
+from mmcoc.utils.paths import project_file
+
+PACKAGE_PREFIX = 'mmcoc::'
 
 
 def adapt_to_machine(cfg: Config, launcher: str = 'none') -> Config:
@@ -128,12 +134,91 @@ def check_config(cfg: Config) -> Config:
     return cfg
 
 
+def package_config(name: str) -> str:
+    """The file of ``mmcoc::<path under configs/>`` (``mmcoc::context_cluster/coc_small_in1k.py``):
+    the checkout's configs, or those a wheel installs under ``mmcoc/.mim``."""
+    relative = name[len(PACKAGE_PREFIX):]
+    path = project_file('configs', relative)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{name}: mmcoc has no config {relative!r}; its configs are the '
+                                f'files under {project_file("configs")}')
+    return path
+
+
+def _base_strings(path: str):
+    """The string constants of the ``_base_ = ...`` assignment of a Python config."""
+    with open(path, encoding='utf-8') as f:
+        source = f.read()
+    for node in ast.parse(source, filename=path).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_' for t in node.targets):
+            return source, [c for c in ast.walk(node.value)
+                            if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+    return source, []
+
+
+def _resolve_package_bases(path: str, folder: str) -> str:
+    """``path`` itself where no config of its ``_base_`` chain names ``mmcoc::``, else a copy in
+    ``folder`` whose bases are absolute paths (mmengine 0.10 reads ``pkg::`` bases only for the
+    packages of its own list, and an absolute base is read from anywhere)."""
+    if not path.endswith('.py'):
+        return path
+    source, constants = _base_strings(path)
+    targets, changed = [], False
+    for constant in constants:
+        name = constant.value
+        if name.startswith(PACKAGE_PREFIX):
+            target, changed = package_config(name), True
+        elif '::' in name:  # mmdet::..., mmengine reads those itself
+            target = None
+        else:
+            target = osp.join(osp.dirname(osp.abspath(path)), name)
+        if target is not None:
+            resolved = _resolve_package_bases(target, folder)
+            changed = changed or resolved != target
+            targets.append((constant, resolved))
+    if not changed:
+        return path
+    lines = source.encode('utf-8').splitlines(keepends=True)
+    # replaced from the end so that earlier offsets (bytes, as ast counts them) stay valid
+    for constant, target in sorted(targets, key=lambda t: (t[0].lineno, t[0].col_offset),
+                                   reverse=True):
+        if constant.lineno != constant.end_lineno:
+            raise ValueError(f'{path}: a _base_ entry spans lines; write it on one line')
+        line = lines[constant.lineno - 1]
+        lines[constant.lineno - 1] = (line[:constant.col_offset] + repr(target).encode('utf-8')
+                                      + line[constant.end_col_offset:])
+    copy = osp.join(tempfile.mkdtemp(dir=folder), osp.basename(path))
+    with open(copy, 'wb') as f:
+        f.write(b''.join(lines))
+    return copy
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` where mmcoc's own configs are also reachable by package name, as the
+    file (``mmcoc::demo/coc_tiny_plain_cls_demo.py``) and in ``_base_`` lists, which mmengine
+    0.10 refuses for packages outside its list (``mmengine.hub.get_config`` too). Another
+    package's config by name (``mmdet::mask_rcnn/...``) is mmengine's ``get_config``."""
+    if path.startswith(PACKAGE_PREFIX):
+        path = package_config(path)
+    elif '::' in path:
+        from mmengine.hub import get_config
+        return get_config(path)
+    with tempfile.TemporaryDirectory(prefix='mmcoc_config_') as folder:
+        resolved = _resolve_package_bases(path, folder)
+        cfg = Config.fromfile(resolved)
+        if resolved != path:  # named by the user's file, not by the copy
+            cfg = Config(cfg.to_dict(), cfg_text=cfg.text, filename=path)
+    return cfg
+
+
 def load_config(path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None) -> Config:
-    """A tool's config: ``--cfg-options`` merged, the work dir from ``--work-dir``, else the
-    config's own, else ``work_dirs/<config name>`` (as the OpenMMLab tools do). The merged
-    settings are checked (``check_config``): ``ConfigError`` names a setting that cannot run."""
-    cfg = Config.fromfile(path)
+    """A tool's config (a file, or ``mmcoc::<path under configs/>``): ``--cfg-options`` merged,
+    the work dir from ``--work-dir``, else the config's own, else ``work_dirs/<config name>``
+    (as the OpenMMLab tools do). The merged settings are checked (``check_config``):
+    ``ConfigError`` names a setting that cannot run."""
+    cfg = read_config(path)
     cfg.launcher = launcher
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)

@@ -12,12 +12,11 @@ import argparse
 import platform
 
 import torch
-from mmengine.config import Config
-from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 
 from mmcoc.deployment.measure import isolate, time_and_peak
 from mmcoc.utils import cli
+from mmcoc.utils.config import read_config
 
 DETECTORS = {
     'CoC-small (4 centers) Mask R-CNN': 'configs/context_cluster/coc_small_maskrcnn_coco.py',
@@ -36,7 +35,7 @@ def worker(queue, name, config, size, reps):
     from mmdet.testing import demo_mm_inputs
 
     import mmcoc  # noqa: F401
-    cfg = get_config(config) if '::' in config else Config.fromfile(config)
+    cfg = read_config(config)
     cfg.model.backbone.pop('init_cfg', None)  # random init: no download, same for both
     if name.endswith(', with_cp'):
         cfg.model.backbone.with_cp = True  # activation checkpointing of every block

@@ -15,11 +15,10 @@ import argparse
 import numpy as np
 import torch
 from _device import add_device_argument, describe, measure, sync
-from mmengine.config import Config
-from mmengine.hub import get_config
 
 from mmcoc.deployment.measure import count_flops, isolate
 from mmcoc.utils import cli
+from mmcoc.utils.config import read_config
 
 SEGMENTORS = {
     'CoC-small (4 centers) Semantic FPN': 'configs/context_cluster/coc_small_fpn_ade20k.py',
@@ -35,7 +34,7 @@ def worker(queue, name, config, size, reps, device='cpu'):
 
     import mmcoc  # noqa: F401
     from mmcoc.datasets import render_scene
-    cfg = get_config(config) if '::' in config else Config.fromfile(config)
+    cfg = read_config(config)
     torch.manual_seed(0)
     model = init_model(cfg, checkpoint=None, device=device)  # random init, no download
     image = render_scene(np.random.default_rng(0), size, size).image[..., ::-1].copy()  # BGR
