@@ -52,3 +52,18 @@ def test_classification_numbers_are_what_mmengine_analysis_counts():
     assert params['fec_small_in1k'] == 5_727_528
     assert params['secvit_t_in1k'] == 14_981_800
     assert params['pointmlp_coc_scanobjectnn'] == 15_326_815  # docs/pointcloud.md: 15.33 M
+
+
+def test_every_release_named_in_the_index_is_documented():
+    weights = {}
+    for family in ('context_cluster', 'deepcluster', 'fec', 'pointcloud', 'secvit'):
+        meta = yaml.safe_load((ROOT / f'configs/{family}/metafile.yml').read_text())
+        weights.update({m['Name']: m['Weights'] for m in meta['Models'] if 'Weights' in m})
+    # the dense CoC models, FEC, SecViT and the point clouds have public releases
+    assert {n for n in weights if n.startswith('coc_')} == {
+        f'coc_{size}{centers}_{task}' for size in ('small', 'medium')
+        for centers in ('', '_25', '_49') for task in ('maskrcnn_coco', 'fpn_ade20k')}
+    assert {'secvit_t_in1k', 'fec_small_in1k', 'pointmlp_coc_scanobjectnn'} <= set(weights)
+    assert len(set(weights[f'coc_small{c}_maskrcnn_coco'] for c in ('', '_25', '_49'))) == 3
+    assert all(url.startswith('https://') for url in weights.values())
+    assert '## Official releases' in (ROOT / 'docs' / 'weights.md').read_text()
