@@ -81,13 +81,13 @@ def test_gray_rgba_and_16bit_pngs_read_as_their_8bit_rgb(detector, tmp_path):
 def shapes(tmp_path):
     """A tiny COCO set of our own (tests corrupt its files), its images stored as JPEG."""
     root = write_coco(tmp_path / 'coco', dict(train=3), size_range=(64, 80))
-    coco = json.loads((root / 'train.json').read_text())
+    coco = json.loads((root / 'annotations/instances_train2017.json').read_text())
     for image in coco['images']:
-        png = root / 'train' / image['file_name']
+        png = root / 'train2017' / image['file_name']
         cv2.imwrite(str(png.with_suffix('.jpg')), cv2.imread(str(png)))
         png.unlink()
         image['file_name'] = png.with_suffix('.jpg').name
-    (root / 'train.json').write_text(json.dumps(coco))
+    (root / 'annotations/instances_train2017.json').write_text(json.dumps(coco))
     return root
 
 
@@ -108,7 +108,7 @@ def image_index(dataset, path):
 
 @pytest.mark.parametrize('damage', ['truncated', 'garbage', 'empty'])
 def test_broken_jpeg_in_a_dataset_is_named(shapes, damage):
-    path = sorted((shapes / 'train').glob('*.jpg'))[1]
+    path = sorted((shapes / 'train2017').glob('*.jpg'))[1]
     data = path.read_bytes()
     path.write_bytes({'truncated': data[:len(data) // 2], 'garbage': b'\x00' * 500,
                       'empty': b''}[damage])
@@ -122,7 +122,7 @@ def test_broken_jpeg_is_skipped_with_a_warning_when_configured(shapes):
     import logging
 
     from mmengine.logging import MMLogger
-    path = sorted((shapes / 'train').glob('*.jpg'))[0]
+    path = sorted((shapes / 'train2017').glob('*.jpg'))[0]
     path.write_bytes(path.read_bytes()[:300])
     dataset = build_train_set(shapes, on_error='skip')
     index = image_index(dataset, path)
@@ -141,7 +141,7 @@ def test_broken_jpeg_is_skipped_with_a_warning_when_configured(shapes):
 
 def test_image_without_annotations_trains_with_finite_losses(shapes):
     from mmengine.dataset import pseudo_collate
-    ann_file = shapes / 'train.json'
+    ann_file = shapes / 'annotations/instances_train2017.json'
     coco = json.loads(ann_file.read_text())
     empty_id = coco['images'][0]['id']
     coco['annotations'] = [a for a in coco['annotations'] if a['image_id'] != empty_id]

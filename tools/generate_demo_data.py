@@ -4,8 +4,9 @@
                                        [--val N]
 
 The formats ``coco`` and ``ade`` hold the same scenes of textured shapes (4 classes):
-- ``coco`` (default out ``data/demo_shapes``): instance segmentation, ``train/``, ``val/`` images
-  and ``train.json``, ``val.json`` with polygon masks;
+- ``coco`` (default out ``data/demo_shapes``): instance segmentation in COCO's own layout,
+  ``train2017/``, ``val2017/`` images and ``annotations/instances_{train,val}2017.json`` with
+  polygon masks (the file names mmdet's COCO configs read: set ``data_root`` and the classes);
 - ``ade`` (default out ``data/demo_shapes_ade``): semantic segmentation in ADE20K's layout,
   ``images/{training,validation}/*.jpg`` and ``annotations/{training,validation}/*.png`` label
   maps (0 = clutter, ignored like ADE's "other"; 1 = background; 2-5 = the shapes).

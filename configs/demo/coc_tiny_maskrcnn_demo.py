@@ -8,6 +8,8 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/default_runtime.py',
 ]
+# COCO's own layout (annotations/instances_{train,val}2017.json, {train,val}2017/): the file
+# names are those of mmdet's coco_instance.py; only data_root and the classes differ
 data_root = 'data/demo_shapes/'
 metainfo = dict(
     classes=('rectangle', 'ellipse', 'triangle', 'star'),
@@ -57,14 +59,12 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=4, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='train.json',
-                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=4, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='val.json',
-                 data_prefix=dict(img='val/'), pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'val.json')
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
 max_epochs = 7

@@ -10,6 +10,7 @@ from .synthetic_shapes import (
     GENERATOR_VERSION,
     SEMANTIC_CLASSES,
     Scene,
+    coco_files,
     draw_split,
     render_object,
     render_scene,
@@ -21,6 +22,6 @@ from .transforms import LoadImageFromFile, image_bytes_problem
 
 __all__ = ['CLASSES', 'GENERATOR_VERSION', 'LoadImageFromFile', 'POINTCLOUD_CLASSES',
            'PackPointCloudInputs', 'RandomScaleShiftPoints', 'SEMANTIC_CLASSES', 'Scene',
-           'ScanObjectNN', 'ShufflePoints', 'draw_split', 'image_bytes_problem', 'render_object',
-           'render_scene', 'write_ade', 'write_coco', 'write_imagenet', 'write_scanobjectnn_h5',
-           'write_synthetic_scanobjectnn']
+           'ScanObjectNN', 'ShufflePoints', 'coco_files', 'draw_split', 'image_bytes_problem',
+           'render_object', 'render_scene', 'write_ade', 'write_coco', 'write_imagenet',
+           'write_scanobjectnn_h5', 'write_synthetic_scanobjectnn']

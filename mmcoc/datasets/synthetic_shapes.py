@@ -21,7 +21,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 # Raised whenever the drawing changes, so that tools/generate_demo_data.py rewrites old sets.
-GENERATOR_VERSION = 3  # 3: clutter sizes are drawn before their colours (since the ADE layout)
+# 4: the coco format in COCO's own layout; 3: clutter sizes drawn before their colours
+GENERATOR_VERSION = 4
 
 CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
 # The semantic sets' classes, numbered from 1 in the label maps; 0 marks the clutter (lines and
@@ -192,19 +193,28 @@ def draw_split(count: int, size_range: Sequence[int], seed: int, offset: int,
 Progress = Optional[Callable[[str, int, int], None]]  # (split, images written, of how many)
 
 
+def coco_files(split: str):
+    """(image folder, annotation file) of a split in COCO's own layout, relative to its root:
+    ``train2017/``, ``annotations/instances_train2017.json``, as mmdet's COCO configs read."""
+    return f'{split}2017/', f'annotations/instances_{split}2017.json'
+
+
 def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
                seed: int = 0, max_objects: int = 6, progress: Progress = None) -> Path:
-    """Write ``{split}/NNNN.png`` and ``{split}.json`` (COCO instances) under ``root``;
-    ``splits`` maps a split name to its number of images; ``progress`` is called after each
-    image."""
+    """Write the scenes in COCO's own layout under ``root`` (``coco_files``: ``train2017/NNNN.png``
+    and ``annotations/instances_train2017.json``, COCO instances with polygon masks, for each
+    split); ``splits`` maps a split name (``train``, ``val``) to its number of images;
+    ``progress`` is called after each image."""
     root = Path(root)
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    (root / 'annotations').mkdir(parents=True, exist_ok=True)
     for offset, (split, count) in enumerate(splits.items()):
-        (root / split).mkdir(parents=True, exist_ok=True)
+        folder, ann_file = coco_files(split)
+        (root / folder).mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
         for i, scene in enumerate(draw_split(count, size_range, seed, offset, max_objects)):
             name = f'{i:04d}.png'
-            cv2.imwrite(str(root / split / name), scene.image[..., ::-1])
+            cv2.imwrite(str(root / folder / name), scene.image[..., ::-1])
             h, w = scene.image.shape[:2]
             images.append(dict(id=i + 1, file_name=name, height=h, width=w))
             for inst in scene.instances:
@@ -214,7 +224,7 @@ def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 2
                     segmentation=inst['polygons']))
             if progress:
                 progress(split, i + 1, count)
-        (root / f'{split}.json').write_text(json.dumps(
+        (root / ann_file).write_text(json.dumps(
             dict(images=images, annotations=annotations, categories=categories)))
     return root
 

@@ -16,21 +16,24 @@ from mmcoc.datasets import (
     write_imagenet,
 )
 
+TRAIN_ANN = 'annotations/instances_train2017.json'
+
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
     a = write_coco(tmp_path / 'a', dict(train=3, val=1), seed=3)
     b = write_coco(tmp_path / 'b', dict(train=3, val=1), seed=3)
     c = write_coco(tmp_path / 'c', dict(train=3, val=1), seed=4)
-    assert (a / 'train.json').read_text() == (b / 'train.json').read_text()
-    assert (a / 'train' / '0002.png').read_bytes() == (b / 'train' / '0002.png').read_bytes()
-    assert (a / 'train.json').read_text() != (c / 'train.json').read_text()
+    assert (a / TRAIN_ANN).read_text() == (b / TRAIN_ANN).read_text()
+    image = 'train2017/0002.png'
+    assert (a / image).read_bytes() == (b / image).read_bytes()
+    assert (a / TRAIN_ANN).read_text() != (c / TRAIN_ANN).read_text()
     # the splits are drawn from streams of their own
-    assert (a / 'train' / '0000.png').read_bytes() != (a / 'val' / '0000.png').read_bytes()
+    assert (a / 'train2017' / '0000.png').read_bytes() != (a / 'val2017' / '0000.png').read_bytes()
 
 
 def test_annotations_are_the_visible_parts_of_the_shapes(tmp_path):
     root = write_coco(tmp_path, dict(train=12), size_range=(224, 288))
-    coco = COCO(str(root / 'train.json'))
+    coco = COCO(str(root / TRAIN_ANN))
     assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
     sizes, labels = set(), set()
     for img_id in coco.getImgIds():
@@ -84,7 +87,7 @@ def test_ade_set_has_the_coco_sets_scenes_in_ades_layout(tmp_path):
     assert len(list((ade / 'annotations' / 'validation').glob('*.png'))) == 2
     labels = cv2.imread(str(ade / 'annotations' / 'training' / '0001.png'), cv2.IMREAD_UNCHANGED)
     image = cv2.imread(str(ade / 'images' / 'training' / '0001.jpg'))
-    same_scene = cv2.imread(str(coco / 'train' / '0001.png'))
+    same_scene = cv2.imread(str(coco / 'train2017' / '0001.png'))
     assert labels.ndim == 2 and labels.shape == image.shape[:2] == same_scene.shape[:2]
     assert labels.max() < 1 + len(SEMANTIC_CLASSES)
     # the same scene, up to JPEG's loss (which is large on pixel noise: compare blurred images)
@@ -92,7 +95,7 @@ def test_ade_set_has_the_coco_sets_scenes_in_ades_layout(tmp_path):
         return cv2.GaussianBlur(img, (9, 9), 0).astype(int)
     assert np.abs(blur(image) - blur(same_scene)).mean() < 3
     # every shape pixel of the COCO annotation carries its class in the label map
-    anns = json.loads((coco / 'train.json').read_text())['annotations']
+    anns = json.loads((coco / TRAIN_ANN).read_text())['annotations']
     assert {a['category_id'] + 1 for a in anns if a['image_id'] == 2} <= set(np.unique(labels))
 
 
@@ -106,12 +109,12 @@ def test_tool_writes_once_and_refuses_foreign_folders(tmp_path):
     out = tmp_path / 'demo'
     first = run_tool('--out', str(out), '--train', '2', '--val', '1')
     assert first.returncode == 0, first.stderr
-    assert len(json.loads((out / 'train.json').read_text())['images']) == 2
+    assert len(json.loads((out / TRAIN_ANN).read_text())['images']) == 2
     again = run_tool('--out', str(out), '--train', '2', '--val', '1')
     assert 'already' in again.stdout
     resized = run_tool('--out', str(out), '--train', '3', '--val', '1')
     assert resized.returncode == 0
-    assert len(json.loads((out / 'train.json').read_text())['images']) == 3
+    assert len(json.loads((out / TRAIN_ANN).read_text())['images']) == 3
 
     foreign = tmp_path / 'mine'
     foreign.mkdir()
@@ -151,3 +154,23 @@ def test_imagenet_layout_is_balanced_and_seeded(tmp_path):
                 h, w = cv2.imread(str(f)).shape[:2]
                 assert 64 <= h <= 80 and 64 <= w <= 80
                 assert f.read_bytes() == (b / split / name / f.name).read_bytes()
+
+
+def test_coco_format_is_read_by_the_real_coco_config_with_data_root_and_classes(tmp_path):
+    # configs/coc_small_maskrcnn_coco.py reads mmdet's COCO file names: pointing it at the demo
+    # set is its data_root (and, the classes being the demo's, its metainfo)
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+
+    from mmcoc.utils.config import load_config
+    from tests.helpers import ROOT
+    root = write_coco(tmp_path / 'coco', dict(train=2, val=1), size_range=(64, 80))
+    cfg = load_config(str(ROOT / 'configs' / 'coc_small_maskrcnn_coco.py'))
+    init_default_scope('mmdet')
+    for split, count in (('train', 2), ('val', 1)):
+        dataset = cfg[f'{split}_dataloader'].dataset
+        dataset.update(data_root=f'{root}/', metainfo=dict(classes=CLASSES), pipeline=[])
+        built = DATASETS.build(dataset)
+        assert len(built) == count
+        assert built.get_data_info(0)['img_path'] == str(root / f'{split}2017' / '0000.png')
+        assert built.get_data_info(0)['instances']

@@ -26,12 +26,14 @@ def _losses(work_dir):
     ('tiny_fpn.py', 'tiny_ade', []),
 ])
 def test_fp16_amp_training_steps_are_finite(config, fixture, extra, request, tmp_path):
-    from tests.tools.tool_runner import data_root_options, run
+    from tests.tools.tool_runner import coco_options, data_root_options, run
     root = request.getfixturevalue(fixture)
     if fixture == 'tiny_coco':
-        extra = extra + [f'{split}_evaluator.ann_file={root}/val.json' for split in ('val', 'test')]
+        options = coco_options(root, extra)
+    else:
+        options = data_root_options(root, extra)
     result = run([sys.executable, 'tools/train.py', str(TOOLS / config), '--amp', '--work-dir',
-                  str(tmp_path), *data_root_options(root, extra)], timeout=600)
+                  str(tmp_path), *options], timeout=600)
     assert result.returncode == 0
     assert 'AmpOptimWrapper' in (tmp_path / config).read_text()  # the config the run used
     losses = _losses(tmp_path)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mmcoc.utils import load_checkpoint_file
+from tests.tools.tool_runner import coco_options
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -21,11 +22,8 @@ CONFIG = str(Path(__file__).parent / 'tiny_resume.py')  # 2 epochs of 2 iteratio
 
 
 def train_cmd(data_root, work_dir, resume):
-    options = [f'{split}_dataloader.dataset.data_root={data_root}'
-               for split in ('train', 'val', 'test')]
-    options += [f'{split}_evaluator.ann_file={data_root}/val.json' for split in ('val', 'test')]
     return [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
-            *(['--resume'] if resume else []), '--cfg-options', *options]
+            *(['--resume'] if resume else []), *coco_options(data_root)]
 
 
 def start(data_root, work_dir, kill_at='', resume=False):

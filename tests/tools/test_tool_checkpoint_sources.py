@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.helpers import Payload
-from tests.tools.tool_runner import PYTHONPATH, ROOT, data_root_options
+from tests.tools.tool_runner import PYTHONPATH, ROOT, coco_options
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -29,8 +29,7 @@ def test_a_payload_url_runs_in_no_tool(weights_server, tiny_coco, tmp_path):
     torch.save({'state_dict': {}, 'meta': {'epoch': 1, 'iter': 2}, 'x': Payload(marker)},
                weights_server.folder / 'epoch_1.pth')
     url = f'{weights_server.url}/epoch_1.pth'
-    data = data_root_options(tiny_coco, [f'{s}_evaluator.ann_file={tiny_coco}/val.json'
-                                         for s in ('val', 'test')])
+    data = coco_options(tiny_coco)
     for args in (['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'run'), '--resume', url,
                   *data],
                  ['tools/test.py', CONFIG, url, '--work-dir', str(tmp_path / 'test'), *data],
@@ -47,8 +46,7 @@ def test_test_tool_refuses_a_headless_checkpoint(tiny_coco, tmp_path):
              if not k.startswith('roi_head.')}
     path = tmp_path / 'headless.pth'
     torch.save({'state_dict': state, 'meta': {}}, path)
-    data = data_root_options(tiny_coco, [f'{s}_evaluator.ann_file={tiny_coco}/val.json'
-                                         for s in ('val', 'test')])
+    data = coco_options(tiny_coco)
     result = tool(['tools/test.py', CONFIG, str(path), '--work-dir', str(tmp_path / 't'),
                    *data], tmp_path)
     assert result.returncode != 0, result.stdout[-2000:]

@@ -10,16 +10,11 @@ import torch
 from mmengine.config import Config
 
 from tests.helpers import import_tool
-from tests.tools.tool_runner import PYTHONPATH, ROOT, data_root_options, free_port, run
+from tests.tools.tool_runner import PYTHONPATH, ROOT, coco_options, free_port, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 CONFIG = str(Path(__file__).parent / 'tiny_maskrcnn.py')
-
-
-def data_options(root):
-    return data_root_options(root, [f'{split}_evaluator.ann_file={root}/val.json'
-                                    for split in ('val', 'test')])
 
 
 def last_metrics(work_dir):
@@ -32,7 +27,7 @@ def last_metrics(work_dir):
 def trained(tiny_coco, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('train')
     run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
-         *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+         *coco_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
     return work_dir
 
 
@@ -44,7 +39,7 @@ def test_train_saves_checkpoint_and_evaluates(trained):
 
 def test_resume_continues_from_the_last_checkpoint(trained, tiny_coco):
     result = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(trained),
-                  '--resume', *data_options(tiny_coco), 'train_cfg.max_epochs=2',
+                  '--resume', *coco_options(tiny_coco), 'train_cfg.max_epochs=2',
                   'train_cfg.val_interval=2'])
     log = result.stdout + result.stderr
     assert 'resumed epoch: 1' in log
@@ -56,7 +51,7 @@ def test_resume_continues_from_the_last_checkpoint(trained, tiny_coco):
 def test_test_tool_writes_metrics_drawings_and_results(trained, tiny_coco, tmp_path):
     out = tmp_path / 'results.pkl'
     run([sys.executable, 'tools/test.py', CONFIG, str(trained / 'epoch_1.pth'), '--work-dir',
-         str(tmp_path), '--out', str(out), '--show-dir', 'drawn', *data_options(tiny_coco)])
+         str(tmp_path), '--out', str(out), '--show-dir', 'drawn', *coco_options(tiny_coco)])
     metrics = json.loads(sorted(tmp_path.glob('*/*.json'))[-1].read_text())
     assert 'coco/bbox_mAP' in metrics
     assert out.is_file()
@@ -66,7 +61,7 @@ def test_test_tool_writes_metrics_drawings_and_results(trained, tiny_coco, tmp_p
 def test_test_tool_refuses_tta_on_mask_rcnn_and_sets_show(trained, tiny_coco, tmp_path):
     result = subprocess.run(
         [sys.executable, 'tools/test.py', CONFIG, str(trained / 'epoch_1.pth'), '--tta',
-         '--work-dir', str(tmp_path), *data_options(tiny_coco)],
+         '--work-dir', str(tmp_path), *coco_options(tiny_coco)],
         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(
@@ -94,7 +89,7 @@ def test_two_process_gloo_ddp_on_cpu(tiny_coco, tmp_path):
     work_dir = tmp_path / 'ddp'
     # with_cp: activation checkpointing under DDP (non-reentrant) keeps the ranks in step
     result = run(['bash', 'tools/dist_train.sh', RANKS_CONFIG, '2', '--work-dir', str(work_dir),
-                  *data_options(tiny_coco), 'model.backbone.with_cp=True'], timeout=600)
+                  *coco_options(tiny_coco), 'model.backbone.with_cp=True'], timeout=600)
     assert 'Distributed launcher: pytorch' in result.stdout + result.stderr
     dumped = (work_dir / 'tiny_maskrcnn_ranks.py').read_text()  # the config the run used
     assert "backend='gloo'" in dumped and 'device_ids=None' in dumped and 'with_cp=True' in dumped
@@ -107,7 +102,7 @@ def test_two_nodes_on_one_machine(tiny_coco, tmp_path):
     env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1', NNODES='2',
                PORT=str(free_port()))
     cmd = ['bash', 'tools/dist_train.sh', RANKS_CONFIG, '1', '--work-dir', str(work_dir),
-           *data_options(tiny_coco)]
+           *coco_options(tiny_coco)]
     nodes = [subprocess.Popen(cmd, env=dict(env, NODE_RANK=str(rank)), cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for rank in (0, 1)]
@@ -120,7 +115,7 @@ def test_configs_run_from_mmdet_own_train_tool(tiny_coco, tmp_path):
     import mmdet
     mmdet_train = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
     run([sys.executable, str(mmdet_train), CONFIG, '--work-dir', str(tmp_path),
-         *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
+         *coco_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'])
     # the config's runner_type reached mmdet's script: exact resume, atomic checkpoints, and a
     # checkpoint of plain data that torch reads weights-only with no allow-list at all
     dumped = (tmp_path / 'tiny_maskrcnn.py').read_text()
@@ -147,7 +142,7 @@ def test_a_planted_pickle_in_the_work_dir_never_runs(tiny_coco, tmp_path):
     for resume in (['--resume'], ['--resume', str(work_dir / 'epoch_1.pth')]):
         result = subprocess.run(
             [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *resume,
-             *data_options(tiny_coco)], capture_output=True, text=True, cwd=ROOT,
+             *coco_options(tiny_coco)], capture_output=True, text=True, cwd=ROOT,
             env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'))
         assert result.returncode != 0 and not marker.exists()
         assert 'pickled posix.system' in result.stderr and '--trust-checkpoint' in result.stderr
@@ -155,7 +150,7 @@ def test_a_planted_pickle_in_the_work_dir_never_runs(tiny_coco, tmp_path):
 
 
 def tool(args, tiny_coco, *extra):
-    return subprocess.run([sys.executable, *args, *data_options(tiny_coco), *extra],
+    return subprocess.run([sys.executable, *args, *coco_options(tiny_coco), *extra],
                           capture_output=True, text=True, cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'))
 
@@ -225,7 +220,7 @@ def test_test_tool_stops_on_a_checkpoint_of_another_architecture(tiny_coco, tmp_
 @pytest.mark.skipif(torch.cuda.is_available(), reason='--amp is float16 AMP on a GPU')
 def test_train_with_amp_is_bf16_autocast_on_cpu(tiny_coco, tmp_path):
     run([sys.executable, 'tools/train.py', CONFIG, '--amp', '--work-dir', str(tmp_path),
-         *data_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=2'])
+         *coco_options(tiny_coco), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=2'])
     assert "type='mmcoc.CPUAutocastOptimWrapper'" in (tmp_path / 'tiny_maskrcnn.py').read_text()
     logs = sorted(tmp_path.glob('*/vis_data/scalars.json'))[-1].read_text().splitlines()
     steps = [json.loads(line) for line in logs if '"loss"' in line]

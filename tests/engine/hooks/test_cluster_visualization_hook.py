@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
+from mmcoc.datasets import coco_files
 from mmcoc.engine import build_runner
 from mmcoc.utils.config import load_config
 
@@ -20,9 +21,11 @@ def tiny_runner(config, data_root, work_dir, **hook):
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = str(data_root)
         if 'ann_file' in cfg.get(f'{split}_evaluator', {}):
-            cfg[f'{split}_evaluator'].ann_file = str(Path(data_root) / 'val.json')
+            cfg[f'{split}_evaluator'].ann_file = str(Path(data_root) / coco_files('val')[1])
     cfg.custom_hooks = [dict(type=HOOK, **hook)]
-    cfg.experiment_name = f'{Path(config).stem}_{work_dir.name}'  # one visualizer per runner
+    # one visualizer per runner: the hosts' configs name theirs 'visualizer', and a second
+    # runner would get the first one's instance (and its save_dir) back
+    cfg.experiment_name = cfg.visualizer.name = f'{Path(config).stem}_{work_dir.name}'
     return build_runner(cfg)
 
 
