@@ -7,12 +7,14 @@ scope (mmdet, mmseg, mmpretrain) builds the model.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import STRATEGIES as MMENGINE_STRATEGIES
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -30,6 +32,10 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmcoc', locations=['mmcoc
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmcoc',
                       locations=['mmcoc.datasets'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='mmcoc', locations=['mmcoc.engine'])
+FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, scope='mmcoc',
+                     locations=['mmcoc.engine'])
+STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES, scope='mmcoc',
+                      locations=['mmcoc.engine'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmcoc',
                     locations=['mmcoc.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmcoc',

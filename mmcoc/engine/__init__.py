@@ -1,6 +1,7 @@
-"""The training machinery mmcoc adds to a run, through mmengine's extension points: the runner
-(``mmcoc.RecoverableRunner``), hooks, the CPU autocast optim wrapper. Inference does not need
-it (``mmcoc.utils.config`` reads and adapts configs)."""
+"""The training machinery mmcoc adds to a run, through mmengine's extension points: the runners
+(``mmcoc.RecoverableRunner``, ``mmcoc.RecoverableFlexibleRunner`` and its strategies), hooks, the
+CPU autocast optim wrapper. Inference does not need it (``mmcoc.utils.config`` reads and adapts
+configs)."""
 from .hooks import (
     ClusterVisualizationHook,
     DeepClusterHook,
@@ -17,10 +18,13 @@ from .recovery import (
     ReseedingLoader,
     make_recoverable,
 )
-from .runner import RecoverableRunner
+from .runner import RecoverableFlexibleRunner, RecoverableRunner
 from .runtime import build_runner, init_distributed, use_amp
+from .strategies import DDPStrategy, FSDPStrategy, SingleDeviceStrategy
 
 __all__ = ['CPUAutocastOptimWrapper', 'CheckpointFitHook', 'ClusterVisualizationHook',
-           'DeepClusterHook', 'ExactResumeHook', 'FiniteInputsHook', 'FiniteLossHook',
-           'PlainCheckpointHook', 'RankZeroLoggerHook', 'RecoverableRunner', 'ReseedingLoader',
-           'WorkDirLockHook', 'build_runner', 'init_distributed', 'make_recoverable', 'use_amp']
+           'DDPStrategy', 'DeepClusterHook', 'ExactResumeHook', 'FSDPStrategy',
+           'FiniteInputsHook', 'FiniteLossHook', 'PlainCheckpointHook', 'RankZeroLoggerHook',
+           'RecoverableFlexibleRunner', 'RecoverableRunner', 'ReseedingLoader',
+           'SingleDeviceStrategy', 'WorkDirLockHook', 'build_runner', 'init_distributed',
+           'make_recoverable', 'use_amp']

@@ -40,12 +40,17 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.registry import MODELS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+from torch.distributed.fsdp import StateDictType
 
 from mmcoc.registry import HOOKS
 from mmcoc.utils.checkpoint import from_plain, to_plain
+from mmcoc.utils.config import type_name
 from mmcoc.utils.fileio import ATOMIC_BACKEND, atomic_write
 from mmcoc.utils.weights_fit import check_fit
+
+from .strategies import is_sharded
 
 VALIDATED = 'last_validation.json'  # [unit, step] of the last finished validation
 
@@ -204,8 +209,18 @@ class CheckpointFitHook(Hook):
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         config = runner.cfg.get('model')
+        if is_sharded(runner.model):
+            if runner.strategy.state_dict_type != StateDictType.FULL_STATE_DICT:
+                print_log('a sharded FSDP checkpoint: its fit is checked by FSDP itself',
+                          logger='current')
+                return
+            # FSDP's modules hold flat shards: measure the fit on the model the config builds,
+            # with its tensors on the meta device (shapes and dtypes, no memory)
+            with torch.device('meta'):
+                model = MODELS.build(config)
+        else:
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         if isinstance(model, BaseTTAModel):  # --tta: the checkpoint is the wrapped model's
             model, config = model.module, (config or {}).get('module')
         source = getattr(runner, 'checkpoint_source', None) or 'being loaded'
@@ -233,10 +248,6 @@ class PlainCheckpointHook(Hook):
                 checkpoint[key] = from_plain(checkpoint[key])
 
 
-def _bare_type(cfg) -> str:
-    return str(cfg.get('type', '')).split('.')[-1]
-
-
 def make_recoverable(cfg):
     """Make a config's run recoverable (in place): mmengine's ``CheckpointHook`` writes through
     the atomic backend (unless it names a backend), test metrics are written by the main process
@@ -245,17 +256,17 @@ def make_recoverable(cfg):
     added to the custom hooks. Hooks of other types are left alone."""
     default_hooks = cfg.get('default_hooks') or {}
     checkpoint = default_hooks.get('checkpoint')
-    if checkpoint and _bare_type(checkpoint) == 'CheckpointHook':
+    if checkpoint and type_name(checkpoint) == 'CheckpointHook':
         if checkpoint.get('backend_args') is None and checkpoint.get('file_client_args') is None:
             checkpoint['backend_args'] = dict(backend=ATOMIC_BACKEND)
     logger = default_hooks.get('logger')
-    if logger and _bare_type(logger) == 'LoggerHook':
+    if logger and type_name(logger) == 'LoggerHook':
         logger['type'] = 'mmcoc.RankZeroLoggerHook'
         logger.pop('_scope_', None)
     hooks = list(cfg.get('custom_hooks') or [])
     for name in ('PlainCheckpointHook', 'CheckpointFitHook', 'FiniteInputsHook', 'FiniteLossHook',
                  'WorkDirLockHook', 'ExactResumeHook'):
-        if not any(_bare_type(hook) == name for hook in hooks):
+        if not any(type_name(hook) == name for hook in hooks):
             hooks.append(dict(type=f'mmcoc.{name}'))
     cfg.custom_hooks = hooks
     return cfg

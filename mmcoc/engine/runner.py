@@ -42,28 +42,29 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
-from mmengine.runner import Runner
+from mmengine.runner import FlexibleRunner, Runner
 from mmengine.runner.checkpoint import load_state_dict
 
 from mmcoc.registry import RUNNERS
 from mmcoc.utils.checkpoint import load_checkpoint_file
-from mmcoc.utils.config import adapt_to_machine
+from mmcoc.utils.config import adapt_to_machine, type_name
 
 from .hooks import WorkDirLockHook
 from .recovery import make_recoverable
 from .runtime import destroy_process_group_at_exit, init_distributed
 
 
-@RUNNERS.register_module()
-class RecoverableRunner(Runner):
+class _Recoverable:
+    """What mmcoc adds to mmengine's ``Runner`` and ``FlexibleRunner`` alike (module docstring)."""
     trust_checkpoint = False
     checkpoint_source = None  # the file being loaded, for CheckpointFitHook's messages
 
     @classmethod
-    def from_cfg(cls, cfg: Config) -> 'RecoverableRunner':
+    def from_cfg(cls, cfg: Config):
         cfg = copy.deepcopy(cfg)
         launcher = cfg.get('launcher', 'none')
         trust = bool(cfg.pop('trust_checkpoint', False))
+        cls.prepare_config(cfg, launcher)
         adapt_to_machine(cfg, launcher)
         make_recoverable(cfg)
         _resolve_auto_resume(cfg)
@@ -74,6 +75,10 @@ class RecoverableRunner(Runner):
             destroy_process_group_at_exit()
         return runner
 
+    @classmethod
+    def prepare_config(cls, cfg: Config, launcher: str) -> None:
+        """What this runner needs in ``cfg`` (in place) before the common adaptation."""
+
     def train(self):
         try:
             return super().train()
@@ -82,21 +87,25 @@ class RecoverableRunner(Runner):
                 if isinstance(hook, WorkDirLockHook):
                     hook.release()
 
+    @classmethod
+    def build_dataloader(cls, dataloader, seed=None, diff_rank_seed=False):
+        if isinstance(dataloader, dict):
+            check_dataset_files(dataloader.get('dataset'))
+        loader = super().build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if getattr(loader, 'num_workers', 0) > 0 and sys.platform.startswith('linux'):
+            loader.worker_init_fn = functools.partial(_die_with_parent, loader.worker_init_fn)
+        return loader
+
+
+@RUNNERS.register_module()
+class RecoverableRunner(_Recoverable, Runner):
+
     def build_model(self, model):
         # SyncBN needs CUDA and a process group; in one process or on a CPU it is BN
         model = super().build_model(model)
         if not torch.cuda.is_available() or not self.distributed:
             model = revert_sync_batchnorm(model)
         return model
-
-    @staticmethod
-    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
-        if isinstance(dataloader, dict):
-            check_dataset_files(dataloader.get('dataset'))
-        loader = Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
-        if getattr(loader, 'num_workers', 0) > 0 and sys.platform.startswith('linux'):
-            loader.worker_init_fn = functools.partial(_die_with_parent, loader.worker_init_fn)
-        return loader
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
@@ -116,6 +125,53 @@ class RecoverableRunner(Runner):
         load_state_dict(model, state_dict, strict=strict, logger=self.logger)
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+# mmengine's strategies that mmcoc extends (mmcoc.engine.strategies); others run as they are
+_STRATEGIES = ('SingleDeviceStrategy', 'DDPStrategy', 'FSDPStrategy')
+
+
+@RUNNERS.register_module()
+class RecoverableFlexibleRunner(_Recoverable, FlexibleRunner):
+    """mmengine's ``FlexibleRunner`` (a ``strategy``: DDP, FSDP, DeepSpeed, ColossalAI) with
+    what ``RecoverableRunner`` adds; ``build_runner`` builds it for
+    ``runner_type='FlexibleRunner'``.
+
+    mmengine's single-device, DDP and FSDP strategies become mmcoc's (weights-only reading, BN
+    for SyncBN without a GPU); FSDP checkpoints are full state dicts unless the config says
+    otherwise (``strategy.state_dict_cfg``), so that ``tools/test.py``, the apis and the
+    converters read them like any other. Other strategies read checkpoints by their own means
+    (a warning says so)."""
+
+    @classmethod
+    def prepare_config(cls, cfg: Config, launcher: str) -> None:
+        strategy = cfg.get('strategy') or dict(
+            type='SingleDeviceStrategy' if launcher == 'none' else 'DDPStrategy')
+        name = type_name(strategy)
+        if name in _STRATEGIES:
+            strategy['type'] = f'mmcoc.{name}'
+            if name == 'FSDPStrategy':
+                strategy.setdefault('state_dict_cfg', 'full')
+        else:
+            print_log(f'strategy {name}: checkpoints are read by the strategy itself, not '
+                      "by mmcoc's weights-only reader", logger='current', level=logging.WARNING)
+        cfg.strategy = strategy
+
+    @property
+    def trust_checkpoint(self):
+        return getattr(self.strategy, 'trust_checkpoint', False)
+
+    @trust_checkpoint.setter
+    def trust_checkpoint(self, value):
+        self.strategy.trust_checkpoint = value
+
+    def load_checkpoint(self, filename: str, **kwargs):
+        self.checkpoint_source = filename
+        return super().load_checkpoint(filename, **kwargs)
+
+    def resume(self, filename: str, **kwargs):
+        self.checkpoint_source = filename
+        return super().resume(filename, **kwargs)
 
 
 def _resolve_auto_resume(cfg: Config):

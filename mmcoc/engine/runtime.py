@@ -60,10 +60,14 @@ def destroy_process_group_at_exit():
 
 def build_runner(cfg: Config, launcher: str = 'none', trust_checkpoint: bool = False) -> Runner:
     """The runner of the tools: the config's ``runner_type``, ``mmcoc.RecoverableRunner`` for a
-    config that names none; built as mmdet's, mmseg's and mmpretrain's train scripts do.
+    config that names none and ``mmcoc.RecoverableFlexibleRunner`` for mmengine's
+    ``FlexibleRunner``; built as mmdet's, mmseg's and mmpretrain's train scripts do.
     ``trust_checkpoint`` lets it unpickle ``load_from``/``resume`` files in full."""
     cfg.launcher = launcher
     cfg.setdefault('runner_type', 'mmcoc.RecoverableRunner')
+    if cfg.runner_type in ('FlexibleRunner', 'mmengine.FlexibleRunner'):
+        # mmengine's would run without what mmcoc's runners add (hooks, weights-only reading)
+        cfg.runner_type = 'mmcoc.RecoverableFlexibleRunner'
     if trust_checkpoint:
         cfg.trust_checkpoint = True
     return RUNNERS.build(cfg)

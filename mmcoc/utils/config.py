@@ -27,6 +27,12 @@ from mmcoc.utils.paths import project_file
 PACKAGE_PREFIX = 'mmcoc::'
 
 
+def type_name(cfg) -> str:
+    """The class name a config dict's ``type`` names, without its scope (``mmcoc.X`` -> ``X``)."""
+    kind = cfg.get('type', '')
+    return (kind if isinstance(kind, str) else kind.__name__).split('.')[-1]
+
+
 def adapt_to_machine(cfg: Config, launcher: str = 'none') -> Config:
     cuda = torch.cuda.is_available()
     distributed = launcher != 'none'
@@ -40,7 +46,26 @@ def adapt_to_machine(cfg: Config, launcher: str = 'none') -> Config:
             wrapper.setdefault('broadcast_buffers', False)
             wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
             cfg.model_wrapper_cfg = wrapper
+            _strategy_on_cpu(cfg.get('strategy'))
     return cfg
+
+
+def _strategy_on_cpu(strategy) -> None:
+    # FlexibleRunner's strategies wrap the model themselves, with mmengine's CUDA device
+    # (device_ids=[local_rank] for DDP, device_id=local_rank for FSDP, which accepts the CPU
+    # only when named)
+    if not isinstance(strategy, dict):
+        return
+    name = type_name(strategy)
+    wrapper = strategy.get('model_wrapper') or ConfigDict()
+    if name == 'DDPStrategy':
+        wrapper['device_ids'] = None
+        wrapper.setdefault('broadcast_buffers', False)
+    elif name == 'FSDPStrategy':
+        wrapper['device_id'] = 'cpu'
+    else:
+        return
+    strategy['model_wrapper'] = wrapper
 
 
 def launcher_problem(launcher: str) -> Optional[str]:

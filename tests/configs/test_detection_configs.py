@@ -87,3 +87,13 @@ def test_released_checkpoints_evaluate_with_the_documented_override():
     backbone = build_model(load_config(config, cfg_options=args.cfg_options)).backbone
     assert backbone.cluster_normalizer == 'count'
     assert {m.normalizer for m in backbone.modules() if hasattr(m, 'normalizer')} == {'count'}
+
+
+def test_fsdp_config_is_the_published_model_under_the_flexible_runner():
+    cfg = Config.fromfile(str(CONFIGS / 'coc_medium_maskrcnn_coco_fsdp.py'))
+    plain = Config.fromfile(str(CONFIGS / 'coc_medium_maskrcnn_coco.py'))
+    assert cfg.model == plain.model and cfg.optim_wrapper == plain.optim_wrapper
+    assert cfg.train_dataloader.batch_size == plain.train_dataloader.batch_size
+    assert cfg.runner_type == 'mmcoc.RecoverableFlexibleRunner'
+    assert cfg.strategy.type == 'FSDPStrategy'
+    assert cfg.strategy.model_wrapper.auto_wrap_policy.type == 'mmcoc.wrap_clustering_blocks'

@@ -1,9 +1,9 @@
 """The mmengine code that mmcoc's engine relies on, pinned by a hash of its source.
 
 mmcoc changes no mmengine object; it relies on what these do (in this order), and replaces
-``Runner.load_checkpoint`` with its own reader. A new mmengine that changes any of them fails
-here, naming it: re-check what the reason says against the new source, then update the hash
-(and the tested range in ``pyproject.toml``)."""
+``Runner.load_checkpoint`` (and its strategies' ``load_checkpoint``) with its own reader. A new
+mmengine that changes any of them fails here, naming it: re-check what the reason says against
+the new source, then update the hash (and the tested range in ``pyproject.toml``)."""
 import hashlib
 import importlib
 import inspect
@@ -27,6 +27,19 @@ PINS = {
     'mmengine.runner.Runner.load_checkpoint': 'bebf88cd7097d2f1',
     # RankZeroLoggerHook: the test metrics are dumped here, by every rank
     'mmengine.hooks.LoggerHook.after_test_epoch': '5ad00e76b6e8f817',
+    # mmcoc's strategies (engine/strategies.py): their load_checkpoint does what this does,
+    # reading with mmcoc's reader; FSDP's maps a sharded checkpoint to its rank's file as this
+    'mmengine._strategy.SingleDeviceStrategy.load_checkpoint': 'a27c67cdeefd19b7',
+    'mmengine._strategy.FSDPStrategy.load_checkpoint': '52631a603ea36a1c',
+    # model_state_dict keeps the wrapper's names ('module.'): mmcoc's saves the model's own
+    'mmengine._strategy.BaseStrategy.model_state_dict': '07685cb4ec2abbf1',
+    # passes torch 1.x's argument order: mmcoc's FSDPStrategy loads the optimizer state itself
+    'mmengine._strategy.FSDPStrategy.load_optim_state_dict': 'cd4df4cbc6655fa1',
+    # calls `self.clip_func(params, **clip_grad_kwargs)`: FSDP's clip_func is the model's own
+    'mmengine.optim.OptimWrapper._clip_grad': 'a3d132f6d5e8116f',
+    # the strategy prepares (wraps) the model before load_or_resume, and the train loop's
+    # before_train hooks (ClusterVisualizationHook's first drawing) run after both
+    'mmengine.runner.FlexibleRunner.train': '7dd364fa16fe0ecf',
 }
 
 

@@ -2,7 +2,7 @@
 ``interval`` iterations and handed to the runner's visualizer backends."""
 from typing import Optional, Sequence
 
-from mmengine.dist import master_only
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -15,6 +15,8 @@ from mmcoc.visualization import (
     tile_grid,
 )
 
+from ..strategies import full_weights, is_sharded
+
 
 @HOOKS.register_module()
 class ClusterVisualizationHook(Hook):
@@ -26,7 +28,7 @@ class ClusterVisualizationHook(Hook):
 
     Works with any model whose backbone has clustering layers (``keep_assignment``): mmpretrain
     classifiers, mmdet detectors, mmseg segmentors. One forward per image, without gradients,
-    on the main process only.
+    on the main process only (under FSDP on every rank, the main one drawing).
 
     Args:
         interval: draw every this many training iterations.
@@ -67,27 +69,36 @@ class ClusterVisualizationHook(Hook):
             self._items = [dataset[i] for i in range(min(self.num_images, len(dataset)))]
         return self._items
 
-    @master_only
     def _draw(self, runner, step: int):
+        main = is_main_process()
+        sharded = is_sharded(runner.model)
+        if not (main or sharded):
+            return
+        # under FSDP every rank runs the same forwards (gathering weights is a collective, also
+        # inside nested FSDP units) and the main process draws
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         sites = [site for site in find_cluster_sites(model) if site.block in self.blocks]
         was_training = model.training
         model.eval()
         try:
-            for index, item in enumerate(self._validation_items(runner)):
-                inputs = item['inputs']
-                samples = item['data_samples']
-                maps = maps_from_inputs(model, sites, inputs,
-                                        samples[0] if isinstance(samples, list) else samples)
-                image = resize_longer_side(maps.image, self.display)
-                tiles = []
-                for site in sites:
-                    heads = maps.assignments[site.path].shape[0]
-                    for head in (h for h in self.heads if h < heads):
-                        tile, count = maps.draw(site, head, image, self.alpha)
-                        tiles.append(add_caption(tile, [f'{site.label} head {head}: {count}']))
-                grid = add_caption(tile_grid(tiles, columns=len(self.heads) * len(self.blocks)),
-                                   [f'after {step} iterations'])
-                runner.visualizer.add_image(f'clusters_{index}', grid, step=step)
+            with full_weights(runner.model):
+                for index, item in enumerate(self._validation_items(runner)):
+                    samples = item['data_samples']
+                    maps = maps_from_inputs(model, sites, item['inputs'],
+                                            samples[0] if isinstance(samples, list) else samples)
+                    if main:
+                        runner.visualizer.add_image(f'clusters_{index}',
+                                                    self._grid(maps, sites, step), step=step)
         finally:
             model.train(was_training)
+
+    def _grid(self, maps, sites, step: int):
+        image = resize_longer_side(maps.image, self.display)
+        tiles = []
+        for site in sites:
+            heads = maps.assignments[site.path].shape[0]
+            for head in (h for h in self.heads if h < heads):
+                tile, count = maps.draw(site, head, image, self.alpha)
+                tiles.append(add_caption(tile, [f'{site.label} head {head}: {count}']))
+        return add_caption(tile_grid(tiles, columns=len(self.heads) * len(self.blocks)),
+                           [f'after {step} iterations'])

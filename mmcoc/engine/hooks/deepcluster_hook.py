@@ -11,6 +11,7 @@ from mmengine.optim import OptimWrapperDict
 
 from ...datasets.samplers import ClusterUniformSampler
 from ...registry import HOOKS
+from ..strategies import is_sharded
 from .kmeans import cluster_features, resolve_backend
 
 # Rows gathered per collective call: bounds the buffers on the communication device (a GPU
@@ -87,6 +88,11 @@ class DeepClusterHook(Hook):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
     def before_train(self, runner) -> None:
+        if is_sharded(runner.model):
+            raise RuntimeError(
+                'DeepClusterHook re-initialises the classifier head every epoch, which FSDP\'s '
+                "flat shards do not allow: train DeepCluster with strategy=dict(type='DDPStrategy')"
+                " or runner_type='mmcoc.RecoverableRunner'")
         model = self.unwrap(runner)
         for method in ('set_pseudo_labels', 'reset_head', 'extract_feat'):
             if not hasattr(model, method):
