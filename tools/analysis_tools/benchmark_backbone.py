@@ -3,7 +3,8 @@
 Every case runs in a fresh subprocess (so its peak memory is its own) on the same seeded inputs
 and times forward + backward. Op cases run the clustering op alone on the inputs it gets in each
 of the four stages of an arch, once fast and once naive, and compare outputs and gradients.
-Backbone cases time whole backbones with the fast op, beside torchvision's ResNet-50. Peak
+Backbone cases time whole backbones with the fast op, beside torchvision's ResNet-50 and, for
+CoC-small, the official computation (``mmcoc.testing.OfficialContextCluster``). Peak
 memory is the worker's resident-set high-water mark above what it held before the first run.
 
     python tools/benchmark_backbone.py                # the full table (about 10 min on 2 cores)
@@ -26,6 +27,8 @@ from mmcoc.testing import naive_context_cluster
 from mmcoc.utils import cli
 
 DETECTION_SIZE = (1, 3, 768, 1152)
+# divides into every stage's regions, as the official code needs
+OFFICIAL_SIZE = (1, 3, 640, 960)
 
 
 def stage_shapes(arch, shape, proposals, folds=(8, 4, 2, 1)):
@@ -53,6 +56,13 @@ def cases(quick: bool):
                  shape=(1, 3, 96, 160), proposals=5),
             dict(name='resnet50 1x3x96x160', kind='resnet50', shape=(1, 3, 96, 160)),
         ]
+    official = []  # CoC-small against the official computation (mmcoc.testing.official_coc)
+    for p in (2, 5):
+        official += [
+            dict(name=f'coc_small 1x3x640x960, p{p}', kind='backbone', arch='small',
+                 shape=OFFICIAL_SIZE, proposals=p),
+            dict(name=f'coc_small 1x3x640x960, p{p}, official formulation', kind='official',
+                 arch='small', shape=OFFICIAL_SIZE, proposals=p)]
     return [
         dict(name='op, coc_small stages, 8x3x224x224, p2', kind='op',
              stages=stage_shapes('small', (8, 3, 224, 224), 2)),
@@ -81,7 +91,7 @@ def cases(quick: bool):
         dict(name='secvit_t 1x3x768x1152', kind='backbone', shape=DETECTION_SIZE,
              backbone=dict(type='SecViT', arch='t')),
         dict(name='resnet50 8x3x224x224', kind='resnet50', shape=(8, 3, 224, 224)),
-    ]
+    ] + official
 
 
 def make_inputs(case, device='cpu'):
@@ -115,6 +125,11 @@ def make_inputs(case, device='cpu'):
     if case['kind'] == 'resnet50':
         import torchvision
         model = torchvision.models.resnet50()
+    elif case['kind'] == 'official':
+        from mmcoc.models import ContextCluster
+        from mmcoc.testing import OfficialContextCluster
+        model = OfficialContextCluster(ContextCluster.resolve_arch(
+            case['arch'], proposals=case['proposals'], folds=[8, 4, 2, 1]))
     elif 'backbone' in case:  # any mmcoc backbone, built by the registry from its settings
         from mmcoc.registry import MODELS
         model = MODELS.build(dict(case['backbone'], out_indices=(0, 1, 2, 3)))

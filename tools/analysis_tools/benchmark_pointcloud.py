@@ -5,7 +5,8 @@ Each model (``mmcoc.PointMLP`` + ``mmcoc.PointMLPClsHead``, the official setting
 random weights, train mode) runs in a process of its own on a batch of random clouds; the
 time is the fastest of ``--reps`` forward+backward passes after a warm-up, the peak memory the
 resident-set high-water mark above the loaded model (CPU) or ``torch.cuda.max_memory_allocated``
-(GPU). Prints a markdown table.
+(GPU). Prints a markdown table; on the CPU a second one times furthest-point sampling and kNN
+(the first stage's) against brute force on one batch and checks they agree.
 
     python tools/analysis_tools/benchmark_pointcloud.py [--batch 32] [--points 1024] [--reps 3]
         [--device cpu|cuda]
@@ -52,6 +53,52 @@ def worker(queue, name, batch, points, reps, device):
     queue.put(dict(result, params=params))
 
 
+def brute_force_fps(xyz: torch.Tensor, samples: int) -> torch.Tensor:
+    """Furthest-point sampling recomputing every point's distance to every sample taken at each
+    step (``ops.furthest_point_sample`` keeps one running minimum instead)."""
+    B, N, _ = xyz.shape
+    batch = torch.arange(B)
+    keep = xyz.square().sum(-1) > 1e-3  # the CUDA kernel's skipped origin
+    keep[:, 0] = True
+    taken = torch.zeros(B, 1, dtype=torch.long)
+    for _ in range(samples - 1):
+        chosen = xyz[batch[:, None], taken]  # [B, i, 3]
+        nearest = torch.cdist(xyz.double(), chosen.double()).square().min(-1).values
+        nearest = torch.where(keep, nearest, torch.full_like(nearest, -1.0))
+        taken = torch.cat([taken, nearest.argmax(-1, keepdim=True)], dim=1)
+    return taken
+
+
+def sampling_rows(batch: int, points: int):
+    """Furthest-point sampling and kNN of the first stage (half the points sampled, 24
+    neighbours) against brute force on one batch of clouds: (name, ours (s), brute (s), equal)."""
+    from mmcoc.models.pointcloud.ops import furthest_point_sample, knn_query
+    from mmcoc.testing.naive_pointcloud import naive_knn
+    torch.manual_seed(0)
+    xyz = torch.rand(batch, points, 3) * 2 - 1
+    samples = points // 2
+
+    def best(fn, reps=3):
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            result = fn()
+            times.append(time.perf_counter() - start)
+        return min(times), result
+
+    t_fps, fps = best(lambda: furthest_point_sample(xyz, samples))
+    t_fps_ref, fps_ref = best(lambda: brute_force_fps(xyz, samples), reps=1)
+    queries = xyz[torch.arange(batch)[:, None], fps]
+    t_knn, knn = best(lambda: knn_query(xyz, queries, 24))
+    t_knn_ref, (knn_ref, dist) = best(lambda: naive_knn(xyz, queries, 24), reps=1)
+    # the same neighbour sets, up to ties in distance
+    same = torch.equal(dist.gather(-1, knn).sort(-1).values,
+                       dist.gather(-1, knn_ref).sort(-1).values)
+    return [(f'furthest-point sampling, {samples} of {points}', t_fps, t_fps_ref,
+             torch.equal(fps, fps_ref)),
+            (f'kNN, 24 of {points} for {samples} queries', t_knn, t_knn_ref, same)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=cli.positive_int, default=32)
@@ -69,6 +116,12 @@ def main():
         res = isolate(worker, name, args.batch, args.points, args.reps, args.device)
         print(f"| {name} | {res['params'] / 1e6:.2f} | {res['time']:.3f} | "
               f"{args.batch / res['time']:.1f} | {res['peak']:.0f} |", flush=True)
+    if args.device == 'cpu':
+        print(f'\n| op (batch {args.batch}, CPU) | mmcoc (s) | brute force (s) | speed-up | '
+              'same result |\n|---|---|---|---|---|')
+        for name, ours, brute, same in sampling_rows(args.batch, args.points):
+            print(f'| {name} | {ours:.4f} | {brute:.3f} | {brute / ours:.0f}x | '
+                  f'{"yes" if same else "NO"} |', flush=True)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
-from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, run_block
+from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, mlp_residual, run_block
 from mmcoc.models.layers.weight_init import init_trunc_normal
 from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
 from mmcoc.registry import MODELS
@@ -49,7 +49,8 @@ class PointMlp(nn.Module):
 
 
 class ClusterBlock(nn.Module):
-    """Norm, context cluster, layer scale, residual; then norm, MLP, layer scale, residual."""
+    """Norm, context cluster, layer scale, residual; then norm, MLP, layer scale, residual (the
+    latter as ``mmcoc.models.layers.mlp_residual`` for GroupNorm(1), GELU and no dropout)."""
 
     def __init__(self, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer, norm_cfg,
                  act_cfg, drop_rate, drop_path_rate, layer_scale_init_value,
@@ -66,8 +67,25 @@ class ClusterBlock(nn.Module):
         self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
 
     def forward(self, x):
-        x = x + self.drop_path(self.layer_scale_1[:, None, None] * self.token_mixer(self.norm1(x)))
+        if isinstance(self.drop_path, nn.Identity):
+            x = torch.addcmul(x, self.layer_scale_1[:, None, None],
+                              self.token_mixer(self.norm1(x)))  # one pass over the map
+        else:
+            x = x + self.drop_path(
+                self.layer_scale_1[:, None, None] * self.token_mixer(self.norm1(x)))
+        if self._mlp_fusable():
+            drop_path_rate = self.drop_path.drop_prob if self.training and isinstance(
+                self.drop_path, DropPath) else 0.
+            return mlp_residual(x, self.norm2, self.mlp.fc1, self.mlp.fc2, self.layer_scale_2,
+                                drop_path_rate)
         return x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
+
+    def _mlp_fusable(self) -> bool:
+        """Whether the MLP half is ``mlp_residual``'s: GroupNorm(1), exact GELU, no dropout."""
+        norm, mlp = self.norm2, self.mlp
+        return (type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
+                and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
+                and mlp.drop.p == 0)
 
 
 @MODELS.register_module()
@@ -268,9 +286,12 @@ class ContextCluster(ClusteringBackbone):
         activation checkpointing with ``with_cp``."""
         if stage > 0:
             x = self.stage_entry(stage)(x)
+        # The blocks pass their maps channels-last: their norms, products and point MLPs run
+        # on [points, channels] rows without a layout copy; the stage hands on a plain map.
+        x = x.contiguous(memory_format=torch.channels_last)
         for block in self.stage_blocks(stage):
             x = run_block(block, x, with_cp=self.with_cp)
-        return x
+        return x.contiguous()
 
     def forward(self, x: torch.Tensor):
         x = self.forward_stem(x)

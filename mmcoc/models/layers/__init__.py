@@ -3,6 +3,7 @@ from .assignment import RecordsAssignment
 from .cluster_pooling import ClusterPool, cluster_pool, count_released_parameters
 from .clustering import ContextClusterMixer, context_cluster
 from .equal_clustering import equal_cluster_attention, equal_cluster_order
+from .mlp import mlp_residual
 from .sec_attention import SECAttention, apply_rotary, rotary_tables
 from .tracing import is_exporting, is_fx_tracing, register_leaf_functions, run_block
 
@@ -12,5 +13,5 @@ register_leaf_functions(context_cluster, cluster_pool, equal_cluster_attention)
 __all__ = ['ClusterPool', 'ContextClusterMixer', 'RecordsAssignment', 'SECAttention',
            'count_released_parameters',
            'apply_rotary', 'cluster_pool', 'context_cluster', 'equal_cluster_attention',
-           'equal_cluster_order', 'is_exporting', 'is_fx_tracing', 'register_leaf_functions',
-           'rotary_tables', 'run_block']
+           'equal_cluster_order', 'is_exporting', 'is_fx_tracing', 'mlp_residual',
+           'register_leaf_functions', 'rotary_tables', 'run_block']

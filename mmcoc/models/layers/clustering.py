@@ -110,40 +110,46 @@ def context_cluster(feats: torch.Tensor,
     h, w = region_side(H, f), region_side(W, f)
     pad_h, pad_w = h * f - H, w * f - W
     padded = not known_zero(pad_h, pad_w)
+    # The maps as channels-last [B, H, W, C] views: free where they are stored channels-last
+    # (the blocks keep them so), else the one copy below reads them strided.
+    fh, vh = feats.permute(0, 2, 3, 1), values.permute(0, 2, 3, 1)
     if padded:
         # Zero padding makes every pooled sum a sum over real points only.
-        feats = F.pad(feats, (0, pad_w, 0, pad_h))
-        values = F.pad(values, (0, pad_w, 0, pad_h))
+        fh = F.pad(fh, (0, 0, 0, pad_w, 0, pad_h))
+        vh = F.pad(vh, (0, 0, 0, pad_w, 0, pad_h))
     R = f * f
     G, N, M = B * heads * R, h * w, proposals * proposals
 
-    # Regions become groups: [B, E, c, f, h, f, w] -> [B, E, f, f, c, h, w]. The similarity
-    # features stay channels-first (pooling, bmm); values go channels-last (row scatter/gather).
-    x = feats.view(B, heads, c, f, h, f, w).permute(0, 1, 3, 5, 2, 4, 6).reshape(G, c, h, w)
-    v = values.view(B, heads, d, f, h, f, w).permute(0, 1, 3, 5, 4, 6, 2).reshape(G, h, w, d)
+    # Heads and regions become groups, each a [points, channels] matrix: [B, f, h, f, w, E, c]
+    # -> [B, E, f, f, h, w, c]. Channels-last rows serve the similarity product, the norms
+    # and the row scatter/gather alike.
+    x = fh.reshape(B, f, h, f, w, heads, c).permute(0, 5, 1, 3, 2, 4, 6).reshape(G, N, c)
+    v = vh.reshape(B, f, h, f, w, heads, d).permute(0, 5, 1, 3, 2, 4, 6).reshape(G, N, d)
 
-    centers = _pool_centers(x, proposals).reshape(G, c, M)
-    value_centers = _pool_centers(v.permute(0, 3, 1, 2), proposals).reshape(G, d, M)
+    # Centers by adaptive average pooling of each region, as products with its averaging
+    # matrix: [G, M, c] and [G, M, d] straight from the channels-last points, and a product
+    # again in backward.
+    windows = window_averages(h, w, proposals, feats.device, x.dtype)  # [M, N]
+    centers = torch.matmul(windows, x)
+    value_centers = torch.matmul(windows, v)
     if padded:
         point_valid = region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
-        coverage = _pool_centers(point_valid, proposals).reshape(1, R, 1, M)
-        center_valid = (coverage > 0).reshape(1, R, M)
+        coverage = torch.matmul(windows, point_valid.reshape(R, N, 1)).reshape(1, R, M, 1)
+        center_valid = coverage > 0
         # pooled zero-padded sums / fraction of real points = mean over real points only
-        scale = torch.where(coverage > 0, coverage.reciprocal(), torch.zeros_like(coverage))
-        centers = (centers.view(-1, R, c, M) * scale).view(G, c, M)
-        value_centers = (value_centers.view(-1, R, d, M) * scale).view(G, d, M)
+        scale = torch.where(center_valid, coverage.reciprocal(), torch.zeros_like(coverage))
+        centers = (centers.view(-1, R, M, c) * scale).view(G, M, c)
+        value_centers = (value_centers.view(-1, R, M, d) * scale).view(G, M, d)
+        center_valid = center_valid.reshape(1, R, M)
 
-    centers = F.normalize(centers, dim=1)  # [G, c, M]
-    # Points' norms from the map as given, where the reduction over a head's channels runs
-    # along whole rows of points; over the short strided channel axis of [G, c, N] (as
-    # F.normalize would) it is about ten times slower. Half-precision squares would overflow.
-    squares = feats.view(B, heads, c, -1).to(torch.promote_types(feats.dtype, torch.float32))
-    squares = squares.square().sum(2).view(B, heads, f, h, f, w).permute(0, 1, 2, 4, 3, 5)
-    # = max(norm, 1e-12), as F.normalize; clamped before the root for a finite gradient at 0
-    norms = squares.reshape(G, N, 1).clamp_min(1e-24).sqrt()
-    # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax. The
-    # points are not normalised, only the products (M per point instead of c).
-    dots = torch.bmm(x.reshape(G, c, N).transpose(1, 2), centers)  # not kept for backward
+    centers = F.normalize(centers, dim=2)  # [G, M, c]
+    # The points are not normalised, only their M products (M per point instead of c): their
+    # norms = max(norm, 1e-12), as F.normalize; squares in float32 at least (half precision
+    # would overflow), clamped before the root for a finite gradient at 0.
+    norms = x.to(torch.promote_types(x.dtype, torch.float32)).square().sum(2, keepdim=True)
+    norms = norms.clamp_min(1e-24).sqrt()  # [G, N, 1]
+    # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
+    dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
     with torch.no_grad():
         sim = dots.div(norms).mul_(alpha).add_(beta).sigmoid_()  # in place: one buffer
         if padded:
@@ -163,9 +169,8 @@ def context_cluster(feats: torch.Tensor,
         members = point_mask.expand(B * heads, R, N).reshape(-1) if padded else None
         counts = cluster_sizes(flat, members, G * M).to(v.dtype)
     # one dtype for the scatter (autocast may leave the similarity wider than the values)
-    args = (v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype),
-            value_centers.transpose(1, 2).reshape(G * M, d), flat, counts,
-            weighting == 'similarity')
+    args = (v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype), value_centers.reshape(G * M, d),
+            flat, counts, weighting == 'similarity')
     if torch.jit.is_tracing() or is_exporting() or not (torch.is_grad_enabled() and any(
             t.requires_grad for t in args[:3])):
         # the same arithmetic without the custom autograd function, which TorchScript tracing
@@ -189,21 +194,21 @@ def context_cluster(feats: torch.Tensor,
     return out, assignment[:, :, :H, :W]
 
 
-def _pool_centers(x: torch.Tensor, proposals: int) -> torch.Tensor:
-    """``F.adaptive_avg_pool2d(x, proposals)``; while torch.compile or torch.export traces, the
-    same means as two products with averaging matrices built from the (maybe symbolic) sizes:
-    exports of adaptive pooling fix their windows at the traced size when it does not divide."""
-    if not traced_by_torch():
-        return F.adaptive_avg_pool2d(x, proposals)
-
-    def averaging(n):  # [proposals, n]: window i = [floor(i n / P), ceil((i + 1) n / P))
-        i = torch.arange(proposals, device=x.device)
+def window_averages(h, w, proposals: int, device, dtype) -> torch.Tensor:
+    """``[proposals**2, h * w]``: row ``m`` averages the points of center ``m``'s window of
+    ``F.adaptive_avg_pool2d`` over an ``h x w`` region (rows ``[floor(i h / P), ceil((i + 1) h
+    / P))``, columns likewise), so that this matrix times a region's points is its pooled
+    centers. Built from the sizes (which may be symbolic while torch.compile or torch.export
+    traces: an exported adaptive pool fixes its windows at the traced size)."""
+    def averaging(n):  # [proposals, n]
+        i = torch.arange(proposals, device=device)
         start, end = (i * n) // proposals, ((i + 1) * n + proposals - 1) // proposals
-        j = torch.arange(n, device=x.device)
+        j = torch.arange(n, device=device)
         inside = (j >= start[:, None]) & (j < end[:, None])
-        return inside.to(x.dtype) / (end - start).to(x.dtype)[:, None]
+        return inside.to(dtype) / (end - start).to(dtype)[:, None]
 
-    return averaging(x.shape[-2]) @ x @ averaging(x.shape[-1]).transpose(0, 1)
+    rows, cols = averaging(h), averaging(w)
+    return (rows[:, None, :, None] * cols[None, :, None, :]).reshape(proposals * proposals, -1)
 
 
 def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:
@@ -310,9 +315,25 @@ class ContextClusterMixer(RecordsAssignment, nn.Module):
         self.sim_beta = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.run_assigning(
-            context_cluster, self.f(x), self.v(x), self.sim_alpha, self.sim_beta, self.heads,
-            self.proposals, self.folds, self.normalizer, weighting=self.weighting))
+        if traced_by_torch():
+            # convolutions take a cropped (strided) map as it is, where a product's check of
+            # its layout would guard on the size
+            return self.proj(self.run_assigning(
+                context_cluster, self.f(x), self.v(x), self.sim_alpha, self.sim_beta,
+                self.heads, self.proposals, self.folds, self.normalizer,
+                weighting=self.weighting))
+        # The 1x1 convolutions as products on the channels-last points (free views of a
+        # channels-last map): f and v in one, proj on the op's channels-last output.
+        points = x.permute(0, 2, 3, 1)
+        split = self.heads * self.head_dim
+        fv = F.linear(points, torch.cat([self.f.weight, self.v.weight]).flatten(1),
+                      torch.cat([self.f.bias, self.v.bias])).permute(0, 3, 1, 2)
+        feats, values = fv.split(split, dim=1)  # (a slice's backward would zero-fill fv)
+        out = self.run_assigning(
+            context_cluster, feats, values, self.sim_alpha, self.sim_beta, self.heads,
+            self.proposals, self.folds, self.normalizer, weighting=self.weighting)
+        return F.linear(out.permute(0, 2, 3, 1), self.proj.weight.flatten(1),
+                        self.proj.bias).permute(0, 3, 1, 2)
 
     def extra_repr(self) -> str:
         return (f'heads={self.heads}, head_dim={self.head_dim}, proposals={self.proposals}, '

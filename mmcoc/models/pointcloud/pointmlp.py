@@ -29,7 +29,7 @@ from mmengine.model import BaseModule
 
 from mmcoc.registry import MODELS
 
-from ..layers.clustering import AggregateDispatch, check_normalizer
+from ..layers.clustering import check_normalizer
 from .ops import furthest_point_sample, gather_points, knn_query
 
 
@@ -69,9 +69,11 @@ def group_similarity(feats: torch.Tensor, alpha: torch.Tensor, beta: torch.Tenso
                      ) -> torch.Tensor:
     """``sigmoid(beta + alpha * cos(point, center))`` of every point of every group,
     ``feats`` ``[G, k, heads, c]`` -> ``[G, k, heads]``; a group's center is its mean."""
-    center = F.normalize(feats.mean(1, keepdim=True), dim=-1)
-    cos = (F.normalize(feats, dim=-1) * center).sum(-1)
-    return torch.sigmoid(beta + alpha * cos)
+    center = F.normalize(feats.mean(1), dim=-1)  # [G, heads, c]
+    # the points' products with their center, over their norms: no normalised copy of them
+    dots = torch.matmul(feats.transpose(1, 2), center.unsqueeze(-1)).squeeze(-1)  # [G, E, k]
+    norms = torch.linalg.vector_norm(feats, dim=-1).clamp_min(1e-12)  # [G, k, E]
+    return torch.sigmoid(beta + alpha * dots.transpose(1, 2) / norms)
 
 
 class GroupContextCluster(nn.Module):
@@ -81,10 +83,13 @@ class GroupContextCluster(nn.Module):
     mean of its ``fc_v`` values; every member is weighted by ``s_n = sigmoid(beta + alpha *
     cos(point n, center))``, the cluster feature is ``g = (v_center + sum_n s_n v_n) /
     (1 + sum_n s_n)`` (Eq. 1 of the paper; ``normalizer='count'``: ``/ (1 + k)``) and each member
-    receives ``s_n g``, projected by ``fc2`` and added to its input. Aggregation and dispatch are
-    the row scatter/gather of the image op (``mmcoc.models.layers.clustering``); nothing of
-    ``groups x k x k`` (or larger) is formed. ``fc1``/``fc_v``/``fc2`` are ``Linear`` layers as in
-    the official code.
+    receives ``s_n g``, projected by ``fc2`` and added to its input.
+
+    One cluster per group makes every step a per-group product: ``fc1`` and ``fc_v`` are one
+    product over the rows, the weighted sum is ``s @ values`` per group, and since ``fc2`` is
+    linear, ``fc2(s_n g) = s_n fc2'(g) + b`` (``fc2'`` without its bias, per head): ``fc2``
+    runs once per group, not once per point, and no ``[points, heads * c]`` dispatch tensor is
+    formed. ``fc1``/``fc_v``/``fc2`` are ``Linear`` layers as in the official code.
     """
 
     def __init__(self, dim: int, heads: int = 1, head_dim: int = 32,
@@ -103,21 +108,21 @@ class GroupContextCluster(nn.Module):
     def forward(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """``x``: rows ``[G * k, dim]``, the ``k`` points of each group contiguous."""
         G, E, d = x.shape[0] // k, self.heads, self.head_dim
-        sim = group_similarity(self.fc1(x).view(G, k, E, d), self.sim_alpha, self.sim_beta)
+        both = F.linear(x, torch.cat([self.fc1.weight, self.fc_v.weight]),
+                        torch.cat([self.fc1.bias, self.fc_v.bias])).view(G, k, 2, E, d)
+        feats, values = both.unbind(2)  # [G, k, E, d] each
+        sim = group_similarity(feats, self.sim_alpha, self.sim_beta).to(values.dtype)
         if self.keep_similarity:
             self.last_similarity = sim.detach()
-        values = self.fc_v(x).view(G, k, E, d)
-        # cluster (g, e) is row g * E + e; the members' rows are in [G, k, E] order
-        flat = torch.arange(G * E, device=x.device).view(G, 1, E).expand(G, k, E).reshape(-1)
-        counts = None if self.normalizer == 'similarity' else \
-            values.new_full((G * E, ), float(k))
-        out = AggregateDispatch.apply(values.reshape(-1, d), sim.reshape(-1).to(values.dtype),
-                                       values.mean(1).reshape(G * E, d), flat, counts, True)
-        return x + self.fc2(out.view(G * k, E * d))
-
-    def extra_repr(self) -> str:
-        return f'heads={self.heads}, head_dim={self.head_dim}, normalizer={self.normalizer!r}'
-
+        weights = sim.permute(0, 2, 1).unsqueeze(2)  # [G, E, 1, k]
+        summed = torch.matmul(weights, values.transpose(1, 2)).squeeze(2)  # [G, E, d]
+        denom = (1 + sim.sum(1)).unsqueeze(-1) if self.normalizer == 'similarity' else 1 + k
+        clusters = (values.mean(1) + summed) / denom  # [G, E, d]
+        # fc2 of each head's cluster feature, once per group: [G, E, dim]
+        projected = torch.matmul(clusters.unsqueeze(2),
+                                 self.fc2.weight.view(-1, E, d).permute(1, 2, 0)).squeeze(2)
+        out = torch.baddbmm(self.fc2.bias, sim, projected)  # s_n-weighted sum over heads
+        return x + out.view(G * k, -1)
 
 class LocalGrouper(nn.Module):
     """Furthest-point anchors, their ``k`` nearest neighbours, normalised and concatenated with

@@ -152,3 +152,30 @@ def test_bf16_autocast_forward_and_backward_are_finite():
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize('arch,normalizer,size', [('small', 'similarity', (64, 96)),
+                                                   ('tiny_plain', 'count', (64, 64))])
+def test_backbone_equals_the_official_formulation(arch, normalizer, size, monkeypatch):
+    # the whole backbone against the official computation (channels-first convs, the
+    # [groups, centers, points, dim] clustering), one set of weights, float64: outputs, the
+    # input's gradient and every weight's, with the point MLP recomputed in backward
+    from mmcoc.models.layers import mlp
+    from mmcoc.testing import OfficialContextCluster
+    monkeypatch.setattr(mlp, 'RECOMPUTE_BYTES', 0)
+    torch.manual_seed(0)
+    model = ContextCluster(arch, out_indices=(0, 1, 2, 3), cluster_normalizer=normalizer,
+                           layer_scale_init_value=0.5).double()
+    official = OfficialContextCluster(model.arch, normalizer).double()
+    assert official.load_state_dict(model.state_dict()).missing_keys == []
+    grads = []
+    for net in (model, official):
+        x = torch.randn(2, 3, *size, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(1), requires_grad=True)
+        outs = net(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
+            for o in outs).backward()
+        grads.append([o.detach() for o in outs] + [x.grad] +
+                     [p.grad for _, p in sorted(net.named_parameters())])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
