@@ -36,18 +36,17 @@ import zipfile
 from collections import OrderedDict
 from typing import Optional
 
-import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper, revert_sync_batchnorm
+from mmengine.model import is_model_wrapper
 from mmengine.runner import FlexibleRunner, Runner
 from mmengine.runner.checkpoint import load_state_dict
 
 from mmcoc.registry import RUNNERS
 from mmcoc.utils.checkpoint import load_checkpoint_file
-from mmcoc.utils.config import adapt_to_machine, type_name
+from mmcoc.utils.config import adapt_to_machine, batch_norm_for_machine, type_name
 
 from .hooks import WorkDirLockHook
 from .recovery import make_recoverable
@@ -101,11 +100,7 @@ class _Recoverable:
 class RecoverableRunner(_Recoverable, Runner):
 
     def build_model(self, model):
-        # SyncBN needs CUDA and a process group; in one process or on a CPU it is BN
-        model = super().build_model(model)
-        if not torch.cuda.is_available() or not self.distributed:
-            model = revert_sync_batchnorm(model)
-        return model
+        return batch_norm_for_machine(super().build_model(model), self.distributed)
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):

@@ -19,13 +19,14 @@ from mmengine._strategy import FSDPStrategy as MMEngineFSDPStrategy
 from mmengine._strategy import SingleDeviceStrategy as MMEngineSingleDeviceStrategy
 from mmengine.device import get_device
 from mmengine.dist import get_rank
-from mmengine.model import is_model_wrapper, revert_sync_batchnorm
+from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmengine.runner.checkpoint import weights_to_cpu
 from torch.distributed.fsdp import FullyShardedDataParallel
 
 from mmcoc.registry import FUNCTIONS, STRATEGIES
 from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.config import batch_norm_for_machine
 from mmcoc.utils.weights_fit import checked_load
 
 
@@ -33,10 +34,7 @@ class _WeightsOnlyModelLoading:
     trust_checkpoint = False  # RecoverableFlexibleRunner sets it from --trust-checkpoint
 
     def build_model(self, model):
-        model = super().build_model(model)
-        if not torch.cuda.is_available() or not self.distributed:
-            model = revert_sync_batchnorm(model)
-        return model
+        return batch_norm_for_machine(super().build_model(model), self.distributed)
 
     def load_checkpoint(self, filename: str, *, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')], callback=None) -> dict:

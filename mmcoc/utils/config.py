@@ -255,10 +255,16 @@ def load_config(path: str, launcher: str = 'none', cfg_options: Optional[dict] =
     return cfg
 
 
+def batch_norm_for_machine(model: nn.Module, distributed: bool) -> nn.Module:
+    """``model`` with SyncBN as BN where SyncBN cannot run: it needs CUDA and a process group."""
+    if not torch.cuda.is_available() or not distributed:
+        model = revert_sync_batchnorm(model)
+    return model
+
+
 def build_model(cfg: Config) -> nn.Module:
     """The config's model alone (no runner, no weights loaded), built in the config's registry
-    scope, with SyncBN as BN (it needs CUDA and a process group; one model alone has
-    neither)."""
+    scope, with SyncBN as BN (one model alone has no process group)."""
     adapt_to_machine(cfg)
     init_default_scope(cfg.get('default_scope', 'mmcoc'))
-    return revert_sync_batchnorm(MODELS.build(cfg.model))
+    return batch_norm_for_machine(MODELS.build(cfg.model), distributed=False)

@@ -67,17 +67,18 @@ class ClusterBlock(nn.Module):
         self.layer_scale_2 = nn.Parameter(layer_scale_init_value * torch.ones(dim))
 
     def forward(self, x):
-        if isinstance(self.drop_path, nn.Identity):
-            x = torch.addcmul(x, self.layer_scale_1[:, None, None],
-                              self.token_mixer(self.norm1(x)))  # one pass over the map
-        else:
+        # outside training drop path is the identity: one computation whatever its rate, so
+        # that models differing only in drop_path_rate give the same outputs bit for bit
+        dropping = self.training and isinstance(self.drop_path, DropPath)
+        if dropping:
             x = x + self.drop_path(
                 self.layer_scale_1[:, None, None] * self.token_mixer(self.norm1(x)))
+        else:
+            x = torch.addcmul(x, self.layer_scale_1[:, None, None],
+                              self.token_mixer(self.norm1(x)))  # one pass over the map
         if self._mlp_fusable():
-            drop_path_rate = self.drop_path.drop_prob if self.training and isinstance(
-                self.drop_path, DropPath) else 0.
             return mlp_residual(x, self.norm2, self.mlp.fc1, self.mlp.fc2, self.layer_scale_2,
-                                drop_path_rate)
+                                self.drop_path.drop_prob if dropping else 0.)
         return x + self.drop_path(self.layer_scale_2[:, None, None] * self.mlp(self.norm2(x)))
 
     def _mlp_fusable(self) -> bool:
