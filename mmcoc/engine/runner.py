@@ -36,6 +36,7 @@ import zipfile
 from collections import OrderedDict
 from typing import Optional
 
+import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.dist import is_main_process
@@ -47,6 +48,7 @@ from mmengine.runner.checkpoint import load_state_dict
 from mmcoc.registry import RUNNERS
 from mmcoc.utils.checkpoint import load_checkpoint_file
 from mmcoc.utils.config import adapt_to_machine, batch_norm_for_machine, type_name
+from mmcoc.utils.weights_fit import read_host_pretrained
 
 from .hooks import WorkDirLockHook
 from .recovery import make_recoverable
@@ -80,6 +82,8 @@ class _Recoverable:
 
     def train(self):
         try:
+            if isinstance(self.model, torch.nn.Module):  # a FlexibleRunner's strategy builds it
+                read_host_pretrained(self.model, self.trust_checkpoint)
             return super().train()
         finally:  # also when training fails (mmengine calls no hook then)
             for hook in self._hooks:

@@ -27,14 +27,16 @@ from torch.distributed.fsdp import FullyShardedDataParallel
 from mmcoc.registry import FUNCTIONS, STRATEGIES
 from mmcoc.utils.checkpoint import load_checkpoint_file
 from mmcoc.utils.config import batch_norm_for_machine
-from mmcoc.utils.weights_fit import checked_load
+from mmcoc.utils.weights_fit import checked_load, read_host_pretrained
 
 
 class _WeightsOnlyModelLoading:
     trust_checkpoint = False  # RecoverableFlexibleRunner sets it from --trust-checkpoint
 
     def build_model(self, model):
-        return batch_norm_for_machine(super().build_model(model), self.distributed)
+        model = batch_norm_for_machine(super().build_model(model), self.distributed)
+        read_host_pretrained(model, self.trust_checkpoint)  # initialised next, in prepare
+        return model
 
     def load_checkpoint(self, filename: str, *, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')], callback=None) -> dict:

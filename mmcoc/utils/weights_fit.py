@@ -293,3 +293,47 @@ def load_weights(model: nn.Module,
         print_log(f'in the checkpoint but not in the model (ignored): {unexpected}',
                   logger=logger, level=logging.WARNING)
     return dict(missing_keys=missing, unexpected_keys=unexpected)
+
+
+def read_host_pretrained(model: nn.Module, trust: bool = False) -> None:
+    """Check the ``Pretrained`` init_cfg of the hosts' modules in ``model`` (mmpretrain's
+    ResNet, mmdet's or mmseg's backbones) under the project's reader and fit policy before
+    mmengine initialises them, and point it at a file mmengine reads weights-only.
+
+    mmcoc's backbones read their own ``Pretrained`` weights; a host module's are read by
+    mmengine's ``PretrainedInit``, whose http loader (also for ``torchvision://``-like index
+    names) unpickles in full with no fit check. Here each such checkpoint is read once by
+    :func:`load_checkpoint_file` (a URL is downloaded into torch's hub cache there), its
+    weights under the init_cfg's ``prefix`` must fit the module, and a remote name is replaced
+    by the checked local copy, which mmengine reads with ``torch.load``'s weights-only
+    default. Called by mmcoc's runners when they build the model (before ``init_weights``).
+    """
+    from .checkpoint import download_to_cache, resolve_url
+    for module in model.modules():
+        if hasattr(module, 'checkpoint_filter'):
+            continue  # an mmcoc backbone: its own init_weights reads and checks
+        cfgs = getattr(module, 'init_cfg', None)
+        for cfg in (cfgs if isinstance(cfgs, list) else [cfgs]):
+            if not isinstance(cfg, dict) or cfg.get('type') != 'Pretrained':
+                continue
+            source = cfg.get('checkpoint')
+            if not source:
+                continue
+            checkpoint = load_checkpoint_file(source, trust=trust)
+            prefix = cfg.get('prefix')
+            weights = unwrap_state_dict(checkpoint, WEIGHT_KEYS)
+            if prefix:
+                prefix = prefix if prefix.endswith('.') else prefix + '.'
+                weights = {k[len(prefix):]: v for k, v in weights.items()
+                           if k.startswith(prefix)}
+            check_fit(source, weights, module, whole=False,
+                      subject=f'the init_cfg checkpoint {source!r} does not fit '
+                              f'{type(module).__name__}',
+                      fix='Give the weights of this module (and the prefix they are under in '
+                          'the checkpoint, e.g. prefix=\'backbone.\').')
+            if '://' in source:
+                url = resolve_url(source)
+                if url.startswith(('http://', 'https://')):
+                    cfg['checkpoint'] = download_to_cache(url)  # read above: cached, checked
+                    if source.startswith('mmcls://') and not prefix:
+                        cfg['prefix'] = 'backbone.'  # what mmengine's mmcls loader strips

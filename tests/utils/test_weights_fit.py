@@ -138,3 +138,42 @@ def test_init_cfg_from_a_url_reads_weights_only(weights_server, tmp_path, monkey
     with pytest.raises(RuntimeError, match='posix.system'):
         model.init_weights()
     assert not marker.exists()
+
+
+def _host_resnet(checkpoint):
+    from mmpretrain.models import ResNet
+    return ResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                                          prefix='backbone.'))
+
+
+def test_a_host_modules_pretrained_url_is_read_weights_only(weights_server, tmp_path,
+                                                             monkeypatch):
+    from mmcoc.utils.weights_fit import read_host_pretrained
+    from tests.helpers import Payload
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
+    marker = tmp_path / 'pwned'
+    torch.save({'state_dict': {}, 'x': Payload(marker)}, weights_server.folder / 'r18.pth')
+    # mmengine's PretrainedInit would unpickle this URL in full: the runners read it first
+    with pytest.raises(RuntimeError, match='posix.system'):
+        read_host_pretrained(_host_resnet(f'{weights_server.url}/r18.pth'))
+    assert not marker.exists()
+
+
+def test_a_host_modules_pretrained_weights_are_checked_then_loaded(weights_server, tmp_path,
+                                                                   monkeypatch):
+    from mmcoc.utils.weights_fit import read_host_pretrained
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
+    torch.manual_seed(1)
+    trained = _host_resnet(None).state_dict()
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in trained.items()}},
+               weights_server.folder / 'r18.pth')
+    model = _host_resnet(f'{weights_server.url}/r18.pth')
+    read_host_pretrained(model)
+    assert model.init_cfg['checkpoint'] == str(tmp_path / 'hub' / 'hub' / 'checkpoints' / 'r18.pth')
+    model.init_weights()  # mmengine's own PretrainedInit, now on the checked local copy
+    assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items())
+    # half a backbone is refused in parameters, before mmengine would load it with a warning
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in trained.items()
+                               if not k.startswith('layer4.')}}, weights_server.folder / 'r.pth')
+    with pytest.raises(ValueError, match=r'does not fit ResNet: 24.9% of its 11.19M param'):
+        read_host_pretrained(_host_resnet(f'{weights_server.url}/r.pth'))

@@ -1,6 +1,6 @@
 """ONNX export of the full variants: export time, onnxruntime vs PyTorch max abs difference and
 CPU latency, one row per model (each exported by tools/deployment/pytorch2onnx.py in a process
-of its own, random weights unless --checkpoints gives some).
+of its own, random weights).
 
     python tools/analysis_tools/benchmark_onnx.py [--models NAME ...] [--out-dir DIR]
         [--timeout 1200]

@@ -6,7 +6,7 @@ center (head 0) as coloured regions over the image. Without ``--image`` a scene 
 dataset is drawn (and saved beside the result), so the demo needs no download.
 
     python tools/demo_backbone.py --arch small --out work_dirs/demo_backbone [--image IMG]
-        [--checkpoint CKPT] [--proposals 5]
+        [--checkpoint CKPT] [--trust-checkpoint] [--proposals 5]
 """
 import argparse
 import os
@@ -21,6 +21,8 @@ from mmcoc.datasets import render_scene
 from mmcoc.deployment.measure import count_flops
 from mmcoc.models import ContextCluster
 from mmcoc.utils import cli
+from mmcoc.utils.checkpoint import load_checkpoint_file
+from mmcoc.utils.weights_fit import checked_load, load_weights
 from mmcoc.visualization import (
     ImageError,
     draw_cluster_map,
@@ -42,7 +44,10 @@ def main():
     parser.add_argument('--image', type=cli.input_file('image file'),
                         help='an image file (default: a synthetic scene)')
     parser.add_argument('--checkpoint', type=cli.checkpoint_file,
-                        help='mmcoc or official Context-Cluster weights')
+                        help='mmcoc or official Context-Cluster weights, a file or URL')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle --checkpoint in full (it can run code): only for a '
+                        'file you trust; mmcoc checkpoints never need it')
     parser.add_argument('--out', type=cli.output_dir, default='work_dirs/demo')
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -55,11 +60,16 @@ def main():
     else:
         image = render_scene(np.random.default_rng(0), 256, 384).image
         cv2.imwrite(os.path.join(args.out, 'scene.png'), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    init_cfg = dict(type='Pretrained', checkpoint=args.checkpoint) if args.checkpoint else None
-    model = ContextCluster(args.arch, proposals=args.proposals, out_indices=(0, 1, 2, 3),
-                           init_cfg=init_cfg)
-    if init_cfg:
-        model.init_weights()
+    model = ContextCluster(args.arch, proposals=args.proposals, out_indices=(0, 1, 2, 3))
+    if args.checkpoint:
+        init_cfg = dict(type='Pretrained', checkpoint=args.checkpoint)
+        try:
+            state = load_checkpoint_file(args.checkpoint, trust=args.trust_checkpoint)
+            with checked_load():
+                load_weights(model, args.checkpoint, model.checkpoint_filter(init_cfg),
+                             loaded=state)
+        except (ValueError, RuntimeError, OSError, KeyError) as error:
+            raise SystemExit(f'error: {error}')
     model.eval()
     x = torch.from_numpy((image.astype(np.float32) - MEAN) / STD).permute(2, 0, 1)[None]
 
