@@ -36,8 +36,12 @@ def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('wheel')
     source = tmp / 'source'
     shutil.copytree(ROOT, source, ignore=LEFT_OUT)
+    # through an sdist, as `python -m build` and pip from an index build it (MANIFEST.in)
+    _run([sys.executable, 'setup.py', '-q', 'sdist', '-d', tmp / 'sdist'], cwd=source,
+         timeout=300)
+    (sdist, ) = (tmp / 'sdist').glob('mmcoc-*.tar.gz')
     _run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation',
-          '-w', tmp / 'dist', source], cwd=tmp, timeout=300)
+          '-w', tmp / 'dist', sdist], cwd=tmp, timeout=300)
     (wheel, ) = (tmp / 'dist').glob('mmcoc-*.whl')
     venv = tmp / 'venv'
     _run([sys.executable, '-m', 'venv', '--without-pip', venv], cwd=tmp, timeout=120)
@@ -64,6 +68,11 @@ def test_wheel_holds_configs_tools_model_index_and_commands(installed):
                  'tools/dist_train.sh', 'tools/model_converters/official2mmcoc.py'):
         assert f'mmcoc/.mim/{name}' in names, name
     assert not any('__pycache__' in n for n in names)
+    # every config and tool of the checkout, nothing left behind by the sdist
+    shipped = {f'mmcoc/.mim/{p.relative_to(ROOT)}' for folder in ('configs', 'tools')
+               for p in (ROOT / folder).rglob('*')
+               if p.is_file() and '__pycache__' not in p.parts and p.suffix != '.pyc'}
+    assert shipped <= names, sorted(shipped - names)[:5]
     for command in ('mmcoc-train', 'mmcoc-test', 'mmcoc-convert', 'mmcoc-visualize',
                     'mmcoc-export', 'mmcoc-demo'):
         assert f'{command} = mmcoc.entry_points:' in entry_points, command
