@@ -64,7 +64,8 @@ def test_every_release_named_in_the_index_is_documented():
     assert {n for n in weights if n.startswith('coc_')} == {
         f'coc_{size}{centers}_{task}' for size in ('small', 'medium')
         for centers in ('', '_25', '_49') for task in ('maskrcnn_coco', 'fpn_ade20k')}
-    assert {'secvit_t_in1k', 'fec_small_in1k', 'pointmlp_coc_scanobjectnn'} <= set(weights)
+    assert {'secvit_t_in1k', 'fec_small_in1k', 'pointmlp_coc_scanobjectnn',
+            'deepcluster_resnet50_sobel_in1k'} <= set(weights)
     assert len(set(weights[f'coc_small{c}_maskrcnn_coco'] for c in ('', '_25', '_49'))) == 3
     assert all(url.startswith('https://') for url in weights.values())
     assert '## Official releases' in (ROOT / 'docs' / 'weights.md').read_text()
