@@ -61,7 +61,7 @@ class ClusterVisualizationHook(Hook):
 
     def _validation_items(self, runner) -> list:
         if self._items is None:
-            loop = runner.val_loop if runner._val_loop is not None else None
+            loop = runner.val_loop  # None where the config has no validation
             if loop is None:
                 raise RuntimeError('ClusterVisualizationHook draws validation images, but the '
                                    'config has no val_dataloader/val_cfg; add them')
