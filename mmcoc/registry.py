@@ -19,7 +19,8 @@ from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 # Every module that registers a model: imported when the scope is first asked for one
-MODEL_MODULES = ['mmcoc.models.backbones', 'mmcoc.models.backbones.vgg', 'mmcoc.models.necks',
+MODEL_MODULES = ['mmcoc.models.backbones', 'mmcoc.models.backbones.vgg',
+                 'mmcoc.models.decode_heads', 'mmcoc.models.necks',
                  'mmcoc.models.pointcloud', 'mmcoc.models.segmentors', 'mmcoc.models.selfsup',
                  'mmcoc.models.timm_models']
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmcoc', locations=MODEL_MODULES)

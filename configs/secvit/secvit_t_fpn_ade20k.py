@@ -28,4 +28,5 @@ model = dict(
         norm_cfg=dict(type='SyncBN', requires_grad=True),
         init_cfg=dict(type='Pretrained', checkpoint={{_base_.secvit_t_imagenet}})),
     neck=dict(in_channels=[64, 128, 256, 512]),
-    decode_head=dict(num_classes=150))
+    # mmseg's FPNHead, its scale heads added at exact bilinear weights (same checkpoints)
+    decode_head=dict(type='mmcoc.StableResizeFPNHead', num_classes=150))

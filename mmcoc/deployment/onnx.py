@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmcoc.models.layers.resize import stable_bilinear_resize
+
 OUTPUTS = ('backbone', 'logits', 'labels')
 # Sides of a dynamic-size export: at 64 every stage of a stride-32 backbone holds a 2x2 map
 # (a side of 1 would be specialised by torch.export); 4096 bounds nothing in the graph.
@@ -70,8 +72,11 @@ class SegmentorOutputs(nn.Module):
 
     def forward(self, x):
         logits = self.model.decode_head(self.model.extract_feat(x))
-        logits = F.interpolate(logits, size=x.shape[2:], mode='bilinear',
-                               align_corners=self.model.decode_head.align_corners)
+        # exact bilinear weights: a float32 F.interpolate and onnxruntime's Resize round their
+        # source coordinates differently, by up to 1e-3 of these logits at sizes no stride
+        # divides (mmcoc.models.layers.resize)
+        logits = stable_bilinear_resize(logits, x.shape[2:],
+                                        self.model.decode_head.align_corners)
         return logits.argmax(dim=1) if self.labels else logits
 
 
@@ -127,6 +132,42 @@ def wrap(model: nn.Module, task: str, output: str) -> nn.Module:
     return SegmentorOutputs(_with_symbolic_upsampling(model), labels=output == 'labels').eval()
 
 
+def _group_norm_in_short_sums(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """``F.group_norm`` with each statistic a mean of means over one axis at a time (at most a
+    map's side, or a group's channels, per sum)."""
+    n, c = input.shape[:2]
+    x = input.reshape(n, num_groups, c // num_groups, *input.shape[2:])
+    ones = [1] * (x.dim() - 2)
+
+    def mean(t):
+        for _ in range(t.dim() - 2):
+            t = t.mean(dim=-1)
+        return t.view(n, num_groups, *ones)
+
+    centered = x - mean(x)
+    y = (centered * torch.rsqrt(mean(centered.square()) + eps)).reshape(input.shape)
+    affine = (1, c) + (1, ) * (input.dim() - 2)
+    if weight is not None:
+        y = y * weight.view(affine)
+    if bias is not None:
+        y = y + bias.view(affine)
+    return y
+
+
+class _GroupNormInShortSums(torch.overrides.TorchFunctionMode):
+    """While exporting, GroupNorm as :func:`_group_norm_in_short_sums`. onnxruntime's
+    InstanceNormalization and ReduceMean add a whole group in one float32 running sum: over
+    GroupNorm(1) of a stage-0 CoC map (a million values) that is off by 1.7e-4 of outputs of
+    magnitude 12, where PyTorch's pairwise sums are off by 9e-7; the error carried through a
+    Semantic FPN to its logits. Sums of one axis at a time keep onnxruntime within PyTorch's
+    rounding. PyTorch itself (eager, the comparison) is unchanged."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is F.group_norm:
+            return _group_norm_in_short_sums(*args, **(kwargs or {}))
+        return func(*args, **(kwargs or {}))
+
+
 def export(module: nn.Module, example: torch.Tensor, path: str,
            dynamic_hw: bool = True, opset: int = 18) -> float:
     """Export ``module`` at ``example`` to ``path`` (dynamic batch, and height and width unless
@@ -145,7 +186,7 @@ def export(module: nn.Module, example: torch.Tensor, path: str,
         side = Dim.DYNAMIC(min=MIN_SIDE, max=MAX_SIDE)
         dims.update({2: side, 3: side})
     start = time.perf_counter()
-    with torch.no_grad(), decomposed_ops():
+    with torch.no_grad(), decomposed_ops(), _GroupNormInShortSums():
         program = torch.export.export(module, (example, ), dynamic_shapes={'x': dims},
                                       strict=False)
         torch.onnx.export(program, (example, ), path, input_names=['input'], opset_version=opset,

@@ -7,6 +7,7 @@ _EXPORTS = {
     **dict.fromkeys(['ContextCluster', 'FEC', 'SecViT', 'checkpoint_filter_fn'], '.backbones'),
     **dict.fromkeys(['ContextClusterMixer', 'context_cluster'], '.layers'),
     'SecViTNeck': '.necks',
+    'StableResizeFPNHead': '.decode_heads',
     **dict.fromkeys(['PointCloudDataPreprocessor', 'PointMLP', 'PointMLPClsHead'], '.pointcloud'),
     'MemoryBoundedEncoderDecoder': '.segmentors',
     **dict.fromkeys(['DeepCluster', 'SobelDataPreprocessor'], '.selfsup'),

@@ -8,4 +8,6 @@ model = dict(
     # base must not reach ours (weights come through the backbone's init_cfg)
     pretrained=None,
     backbone={{_base_.coc_dense_backbone}},
-    neck=dict(in_channels=[64, 128, 320, 512]))
+    neck=dict(in_channels=[64, 128, 320, 512]),
+    # mmseg's FPNHead, its scale heads added at exact bilinear weights (same checkpoints)
+    decode_head=dict(type='mmcoc.StableResizeFPNHead'))

@@ -1,0 +1,3 @@
+from .fpn_head import StableResizeFPNHead
+
+__all__ = ['StableResizeFPNHead']
