@@ -30,7 +30,8 @@ def test_ade20k_config_has_the_published_settings(name):
     assert model.backbone.init_cfg == dict(type='Pretrained',
                                            checkpoint=f'checkpoints/coc_{arch}.pth.tar')
     assert model.neck.in_channels == [64, 128, 320, 512]
-    assert model.decode_head.type == 'FPNHead' and model.decode_head.num_classes == 150
+    assert model.decode_head.type == 'mmcoc.StableResizeFPNHead'
+    assert model.decode_head.num_classes == 150
     assert model.decode_head.norm_cfg.type == 'SyncBN'  # made BN by the tools where needed
     assert model.data_preprocessor.size == (512, 512)
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=1e-4, weight_decay=1e-4)
