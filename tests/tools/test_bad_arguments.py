@@ -62,3 +62,31 @@ def test_dist_train_with_zero_processes():
     result = subprocess.run(['bash', 'tools/dist_train.sh', DET, '0'], capture_output=True,
                             text=True, cwd=ROOT)
     assert result.returncode == 2 and 'GPUS must be a positive number' in result.stderr
+
+
+def test_points_with_an_image_config_and_an_image_with_a_point_config(capsys):
+    tool = import_tool('tools/visualize_clusters.py')
+    message = refused(capsys, tool.parse_args, ['--config', DET, '--points', 'README.md'])
+    assert 'needs a point-cloud config' in message and 'give it an --image' in message, message
+    points_config = 'configs/pointcloud/pointmlp_coc_demo.py'
+    message = refused(capsys, tool.parse_args,
+                      ['--config', points_config, '--image', 'docs/astronaut_s2b4h0.png'])
+    assert 'is a point-cloud model: give it --points' in message, message
+
+
+@pytest.mark.parametrize('device, expected', [
+    ('gpu', "unknown device 'gpu': use cpu, cuda or cuda:N"),
+    ('cuda:7', 'cuda:7'),  # no GPU here, or fewer than 8
+])
+def test_unknown_device(capsys, device, expected):
+    tool = import_tool('tools/analysis_tools/benchmark_pointcloud.py')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, 'argv', ['benchmark_pointcloud.py', '--device', device])
+        message = refused(capsys, tool.main)
+    assert expected in message, message
+
+
+def test_model_zoo_names_an_unknown_model(capsys):
+    tool = import_tool('tools/analysis_tools/model_zoo.py')
+    message = refused(capsys, tool.main, ['--check', '--only', 'nosuch'])
+    assert '--only nosuch: no such model in model-index.yml' in message, message
