@@ -315,23 +315,24 @@ class ContextClusterMixer(RecordsAssignment, nn.Module):
         self.sim_beta = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if traced_by_torch():
-            # convolutions take a cropped (strided) map as it is, where a product's check of
-            # its layout would guard on the size
-            return self.proj(self.run_assigning(
-                context_cluster, self.f(x), self.v(x), self.sim_alpha, self.sim_beta,
-                self.heads, self.proposals, self.folds, self.normalizer,
-                weighting=self.weighting))
-        # The 1x1 convolutions as products on the channels-last points (free views of a
-        # channels-last map): f and v in one, proj on the op's channels-last output.
-        points = x.permute(0, 2, 3, 1)
-        split = self.heads * self.head_dim
-        fv = F.linear(points, torch.cat([self.f.weight, self.v.weight]).flatten(1),
-                      torch.cat([self.f.bias, self.v.bias])).permute(0, 3, 1, 2)
-        feats, values = fv.split(split, dim=1)  # (a slice's backward would zero-fill fv)
+        # Traced, the 1x1 convolutions take a cropped (strided) map as it is, where a product's
+        # check of its layout would guard on the size. Eagerly they are products on the
+        # channels-last points (free views of a channels-last map): f and v in one, proj on
+        # the op's channels-last output.
+        traced = traced_by_torch()
+        if traced:
+            feats, values = self.f(x), self.v(x)
+        else:
+            weight = torch.cat([self.f.weight, self.v.weight]).flatten(1)
+            fv = F.linear(x.permute(0, 2, 3, 1), weight,
+                          torch.cat([self.f.bias, self.v.bias])).permute(0, 3, 1, 2)
+            # (a slice's backward would zero-fill fv)
+            feats, values = fv.split(self.heads * self.head_dim, dim=1)
         out = self.run_assigning(
             context_cluster, feats, values, self.sim_alpha, self.sim_beta, self.heads,
             self.proposals, self.folds, self.normalizer, weighting=self.weighting)
+        if traced:
+            return self.proj(out)
         return F.linear(out.permute(0, 2, 3, 1), self.proj.weight.flatten(1),
                         self.proj.bias).permute(0, 3, 1, 2)
 
