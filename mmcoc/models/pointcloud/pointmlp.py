@@ -124,6 +124,10 @@ class GroupContextCluster(nn.Module):
         out = torch.baddbmm(self.fc2.bias, sim, projected)  # s_n-weighted sum over heads
         return x + out.view(G * k, -1)
 
+    def extra_repr(self) -> str:
+        return f'heads={self.heads}, head_dim={self.head_dim}, normalizer={self.normalizer!r}'
+
+
 class LocalGrouper(nn.Module):
     """Furthest-point anchors, their ``k`` nearest neighbours, normalised and concatenated with
     the anchor's feature: ``xyz [B, N, 3], feats [B, N, C] -> [B, S, 3], [B, S, k, 2C (+3)]``.
