@@ -258,7 +258,7 @@ def check_fit(source: str, checkpoint: Dict, model: nn.Module, *, whole: bool = 
                      + fix)
 
 
-def _under_prefix(weights: Dict, prefix: str) -> Dict:
+def under_prefix(weights: Dict, prefix: str) -> Dict:
     """The weights whose names start with ``prefix``, named without it."""
     return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
@@ -276,7 +276,7 @@ def load_weights(model: nn.Module,
     if prefix:
         source = unwrap_state_dict(state_dict, WEIGHT_KEYS)
         if any(k.startswith(prefix) for k in source):
-            state_dict = _under_prefix(source, prefix)
+            state_dict = under_prefix(source, prefix)
         else:
             print_log(f'no key of {checkpoint} starts with prefix {prefix!r}; reading its '
                       'layout automatically', logger=logger, level=logging.WARNING)
@@ -329,7 +329,7 @@ def read_host_pretrained(model: nn.Module, trust: bool = False) -> None:
             weights = unwrap_state_dict(checkpoint, WEIGHT_KEYS)
             if prefix:
                 prefix = prefix if prefix.endswith('.') else prefix + '.'
-                weights = _under_prefix(weights, prefix)
+                weights = under_prefix(weights, prefix)
             check_fit(source, weights, module, whole=False,
                       subject=f'the init_cfg checkpoint {source!r} does not fit '
                               f'{type(module).__name__}',

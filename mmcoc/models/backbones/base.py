@@ -10,7 +10,13 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcoc.models.layers.assignment import RecordsAssignment
-from mmcoc.utils.weights_fit import check_fit, checked_load, is_checked_load, load_weights
+from mmcoc.utils.weights_fit import (
+    check_fit,
+    checked_load,
+    is_checked_load,
+    load_weights,
+    under_prefix,
+)
 
 
 def check_regularisation(drop_path_rate=None, layer_scale_init_value=None):
@@ -177,7 +183,7 @@ class ClusteringBackbone(BaseModule):
                                       unexpected_keys, error_msgs)
 
     def _check_incoming(self, state_dict, prefix: str):
-        incoming = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        incoming = under_prefix(state_dict, prefix)
         if not incoming:
             # torch and mmengine hand a module only the keys under its prefix, so a backbone's
             # bare state dict given for a whole model is seen (and refused) at the top: by

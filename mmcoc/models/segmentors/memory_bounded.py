@@ -19,7 +19,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 
 from mmcoc.registry import MODELS
-from mmcoc.utils.weights_fit import check_fit, is_checked_load
+from mmcoc.utils.weights_fit import check_fit, is_checked_load, under_prefix
 
 
 @MODELS.register_module()
@@ -47,8 +47,7 @@ class MemoryBoundedEncoderDecoder(EncoderDecoder):
         # 'meta' inside mmseg) and a checkpoint without the neck or heads; the backbone checks
         # its own part when torch reaches it.
         if not is_checked_load():
-            check_fit('given to init_model', {k[len(prefix):]: v for k, v in state_dict.items()
-                                              if k.startswith(prefix)}, self,
+            check_fit('given to init_model', under_prefix(state_dict, prefix), self,
                       ignore=('backbone.',), subject=f'the checkpoint does not fit this '
                                                      f'{type(self).__name__}')
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
