@@ -99,21 +99,29 @@ def test_mim_search_and_list_see_mmcoc(installed):
     assert 'mmcoc' in _run([python, '-m', 'mim', 'list'], cwd=tmp, timeout=300).stdout
 
 
-def test_mim_train_runs_a_packaged_demo_config(installed, tiny_imagenet):
+def test_mim_train_then_mim_test_run_a_packaged_demo_config(installed, tiny_imagenet):
     _, python, tmp = installed
     work_dir = tmp / 'mim_train'
+    loaders = [f'train_dataloader.dataset.data_root={tiny_imagenet}',
+               f'val_dataloader.dataset.data_root={tiny_imagenet}',
+               f'test_dataloader.dataset.data_root={tiny_imagenet}',
+               'train_dataloader.batch_size=4', 'val_dataloader.batch_size=2',
+               'test_dataloader.batch_size=2'] + [
+        f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
+        for key in ('num_workers=0', 'persistent_workers=False')]
     out = _run([python, '-m', 'mim', 'train', 'mmcoc', 'coc_tiny_plain_cls_demo.py',
-                '--work-dir', work_dir, '--cfg-options',
-                f'train_dataloader.dataset.data_root={tiny_imagenet}',
-                f'val_dataloader.dataset.data_root={tiny_imagenet}',
-                'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
-                'train_dataloader.persistent_workers=False', 'val_dataloader.batch_size=2',
-                'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+                '--work-dir', work_dir, '--cfg-options', *loaders,
                 'train_cfg.max_epochs=1', 'param_scheduler=[]'], cwd=tmp, timeout=600)
     out = out.stdout + out.stderr
     assert '.mim/configs/demo/coc_tiny_plain_cls_demo.py' in out  # found by mim in the wheel
     assert 'Epoch(train) [1][2/2]' in out  # 8 images in batches of 4: two iterations
     assert (work_dir / 'epoch_1.pth').is_file()
+    # mim test runs the packaged tools/test.py on that checkpoint: 4 val images in batches of 2
+    tested = _run([python, '-m', 'mim', 'test', 'mmcoc', 'coc_tiny_plain_cls_demo.py',
+                   '--checkpoint', work_dir / 'epoch_1.pth', '--work-dir', tmp / 'mim_test',
+                   '--cfg-options', *loaders], cwd=tmp, timeout=600)
+    tested = tested.stdout + tested.stderr
+    assert 'Epoch(test) [2/2]' in tested and 'accuracy/top1' in tested, tested[-2000:]
 
 
 def test_console_commands_run_the_packaged_tools_with_package_configs(installed):
@@ -124,6 +132,13 @@ def test_console_commands_run_the_packaged_tools_with_package_configs(installed)
     assert 'Traceback' not in out.stderr
     assert 'usage: official2mmcoc.py' in _run([bin_dir / 'mmcoc-convert', '--help'], cwd=tmp,
                                           timeout=300).stdout
+    # every command reaches its own packaged script (its usage line names the script)
+    for command, script in (('mmcoc-test', 'test.py'), ('mmcoc-visualize', 'visualize_clusters.py'),
+                            ('mmcoc-export', 'pytorch2onnx.py'),
+                            ('mmcoc-demo-data', 'generate_demo_data.py')):
+        usage = _run([bin_dir / command, '--help'], cwd=tmp, timeout=300).stdout
+        assert usage.startswith(f'usage: {script}'), (command, usage[:200])
+    assert 'usage:' in _run([bin_dir / 'mmcoc-demo', '--help'], cwd=tmp, timeout=300).stdout
     refused = subprocess.run([bin_dir / 'mmcoc-train', 'mmcoc::demo/no_such.py'], cwd=tmp,
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and 'mmcoc has no config' in refused.stderr

@@ -1,12 +1,16 @@
 """Write the bundled demo datasets (drawn from a seed; nothing is downloaded).
 
     python tools/generate_demo_data.py [--format {coco,ade,imagenet}] [--out DIR] [--train N]
-                                       [--val N]
+                                       [--val N] [--categories {shapes,coco}]
 
 The formats ``coco`` and ``ade`` hold the same scenes of textured shapes (4 classes):
 - ``coco`` (default out ``data/demo_shapes``): instance segmentation in COCO's own layout,
   ``train2017/``, ``val2017/`` images and ``annotations/instances_{train,val}2017.json`` with
-  polygon masks (the file names mmdet's COCO configs read: set ``data_root`` and the classes);
+  polygon masks (the file names mmdet's COCO configs read). ``--categories coco`` names the
+  shapes by COCO categories (``mmcoc.datasets.COCO_STAND_INS``: tv, sports ball, kite, stop sign)
+  among COCO's 80 with their ids, so that a published COCO config reads the set by its
+  ``data_root`` alone: ``--out data/coco`` makes ``configs/coc_small_maskrcnn_coco.py`` run as
+  written. The default, ``shapes``, is what the demo configs name;
 - ``ade`` (default out ``data/demo_shapes_ade``): semantic segmentation in ADE20K's layout,
   ``images/{training,validation}/*.jpg`` and ``annotations/{training,validation}/*.png`` label
   maps (0 = clutter, ignored like ADE's "other"; 1 = background; 2-5 = the shapes).
@@ -41,6 +45,8 @@ def main():
     parser.add_argument('--train', type=int, help='training images (default: per format)')
     parser.add_argument('--val', type=int, help='validation images (default: per format)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--categories', choices=('shapes', 'coco'), default='shapes',
+                        help='coco format: name the shapes by COCO categories (see above)')
     parser.add_argument('--force', action='store_true', help='rewrite an existing set')
     args = parser.parse_args()
     default_train, default_val = DEFAULT_SIZES[args.format]
@@ -48,10 +54,16 @@ def main():
     args.val = default_val if args.val is None else args.val
     if args.train < 1 or args.val < 1:
         parser.error('--train and --val need at least one image each')
+    if args.categories != 'shapes' and args.format != 'coco':
+        parser.error(f'--categories applies to --format coco only, not {args.format}')
     write, default_out, split_names = FORMATS[args.format]
     out = Path(args.out or default_out)
     settings = dict(version=GENERATOR_VERSION, format=args.format, train=args.train,
                     val=args.val, seed=args.seed, classes=list(CLASSES))
+    extra = {}
+    if args.categories == 'coco':
+        settings['categories'] = 'coco'
+        extra['categories'] = 'coco'
     stamp = out / 'settings.json'
     if not args.force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         print(f'demo data already in {out}')
@@ -65,7 +77,7 @@ def main():
                   flush=True)
 
     write(out, dict(zip(split_names, (args.train, args.val))), seed=args.seed,
-          progress=progress)
+          progress=progress, **extra)
     stamp.write_text(json.dumps(settings))  # written last: its presence means the set is whole
     print(f'wrote {args.train} {split_names[0]} + {args.val} {split_names[1]} images '
           f'({args.format}) to {out} in {time.perf_counter() - start:.0f} s')

@@ -7,9 +7,11 @@ from .synthetic_pointclouds import (
 )
 from .synthetic_shapes import (
     CLASSES,
+    COCO_STAND_INS,
     GENERATOR_VERSION,
     SEMANTIC_CLASSES,
     Scene,
+    coco_categories,
     coco_files,
     draw_split,
     render_object,
@@ -20,8 +22,9 @@ from .synthetic_shapes import (
 )
 from .transforms import LoadImageFromFile, image_bytes_problem
 
-__all__ = ['CLASSES', 'GENERATOR_VERSION', 'LoadImageFromFile', 'POINTCLOUD_CLASSES',
-           'PackPointCloudInputs', 'RandomScaleShiftPoints', 'SEMANTIC_CLASSES', 'Scene',
-           'ScanObjectNN', 'ShufflePoints', 'coco_files', 'draw_split', 'image_bytes_problem',
-           'render_object', 'render_scene', 'write_ade', 'write_coco', 'write_imagenet',
-           'write_scanobjectnn_h5', 'write_synthetic_scanobjectnn']
+__all__ = ['CLASSES', 'COCO_STAND_INS', 'GENERATOR_VERSION', 'LoadImageFromFile',
+           'POINTCLOUD_CLASSES', 'PackPointCloudInputs', 'RandomScaleShiftPoints',
+           'SEMANTIC_CLASSES', 'Scene', 'ScanObjectNN', 'ShufflePoints', 'coco_categories',
+           'coco_files', 'draw_split', 'image_bytes_problem', 'render_object', 'render_scene',
+           'write_ade', 'write_coco', 'write_imagenet', 'write_scanobjectnn_h5',
+           'write_synthetic_scanobjectnn']

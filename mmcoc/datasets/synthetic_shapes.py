@@ -29,6 +29,11 @@ CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
 # specks that belong to no class), which ADE's ``reduce_zero_label`` turns into "ignore" as it
 # does ADE20K's own "other" pixels.
 SEMANTIC_CLASSES = ('background', ) + CLASSES
+# ``write_coco(categories='coco')`` names the shapes by COCO categories, so that a config reading
+# COCO's 80 classes (mmdet's default metainfo) finds them: stand-ins chosen for their outline.
+COCO_STAND_INS = dict(rectangle='tv', ellipse='sports ball', triangle='kite', star='stop sign')
+# COCO's category ids run 1..90 with these ten unused (its 2014 paper list had 91 categories).
+_COCO_UNUSED_IDS = (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)
 
 MIN_VISIBLE_FRACTION = 0.4  # a shape stays at least this visible under the ones drawn later
 MIN_VISIBLE_PIXELS = 48  # at 256 px; scaled with the image's area
@@ -199,14 +204,35 @@ def coco_files(split: str):
     return f'{split}2017/', f'annotations/instances_{split}2017.json'
 
 
+def coco_categories(vocabulary: str = 'shapes') -> Tuple[List[dict], List[int]]:
+    """The ``categories`` of a demo COCO file and the category id of each of ``CLASSES``.
+
+    ``shapes``: the four shapes, ids 1-4 (what the demo configs' ``metainfo`` names);
+    ``coco``: COCO's 80 categories with COCO's ids and names, the shapes annotated as their
+    ``COCO_STAND_INS``, so that a published COCO config reads the set unchanged."""
+    if vocabulary == 'shapes':
+        return [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)], \
+            list(range(1, len(CLASSES) + 1))
+    if vocabulary != 'coco':
+        raise ValueError(f"categories must be 'shapes' or 'coco', not {vocabulary!r}")
+    from mmdet.datasets import CocoDataset  # the class names as mmdet's COCO configs read them
+    names = CocoDataset.METAINFO['classes']
+    ids = [i for i in range(1, 91) if i not in _COCO_UNUSED_IDS]
+    categories = [dict(id=i, name=name) for i, name in zip(ids, names)]
+    id_of = {c['name']: c['id'] for c in categories}
+    return categories, [id_of[COCO_STAND_INS[name]] for name in CLASSES]
+
+
 def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 288),
-               seed: int = 0, max_objects: int = 6, progress: Progress = None) -> Path:
+               seed: int = 0, max_objects: int = 6, progress: Progress = None,
+               categories: str = 'shapes') -> Path:
     """Write the scenes in COCO's own layout under ``root`` (``coco_files``: ``train2017/NNNN.png``
     and ``annotations/instances_train2017.json``, COCO instances with polygon masks, for each
     split); ``splits`` maps a split name (``train``, ``val``) to its number of images;
-    ``progress`` is called after each image."""
+    ``progress`` is called after each image; ``categories`` is a ``coco_categories``
+    vocabulary."""
     root = Path(root)
-    categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    categories, category_ids = coco_categories(categories)
     (root / 'annotations').mkdir(parents=True, exist_ok=True)
     for offset, (split, count) in enumerate(splits.items()):
         folder, ann_file = coco_files(split)
@@ -219,9 +245,9 @@ def write_coco(root, splits: Dict[str, int], size_range: Sequence[int] = (224, 2
             images.append(dict(id=i + 1, file_name=name, height=h, width=w))
             for inst in scene.instances:
                 annotations.append(dict(
-                    id=len(annotations) + 1, image_id=i + 1, category_id=inst['label'] + 1,
-                    iscrowd=0, bbox=inst['bbox'], area=float(inst['mask'].sum()),
-                    segmentation=inst['polygons']))
+                    id=len(annotations) + 1, image_id=i + 1,
+                    category_id=category_ids[inst['label']], iscrowd=0, bbox=inst['bbox'],
+                    area=float(inst['mask'].sum()), segmentation=inst['polygons']))
             if progress:
                 progress(split, i + 1, count)
         (root / ann_file).write_text(json.dumps(

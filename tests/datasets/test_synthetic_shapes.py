@@ -10,6 +10,7 @@ from pycocotools.coco import COCO
 from mmcoc.datasets import (
     CLASSES,
     SEMANTIC_CLASSES,
+    coco_files,
     render_scene,
     write_ade,
     write_coco,
@@ -156,21 +157,43 @@ def test_imagenet_layout_is_balanced_and_seeded(tmp_path):
                 assert f.read_bytes() == (b / split / name / f.name).read_bytes()
 
 
-def test_coco_format_is_read_by_the_real_coco_config_with_data_root_and_classes(tmp_path):
-    # configs/coc_small_maskrcnn_coco.py reads mmdet's COCO file names: pointing it at the demo
-    # set is its data_root (and, the classes being the demo's, its metainfo)
+def test_coco_categories_let_the_real_coco_config_read_the_set_by_its_data_root_alone(tmp_path):
+    # configs/coc_small_maskrcnn_coco.py reads mmdet's COCO file names and COCO's 80 classes:
+    # with --categories coco the demo set is found by its data_root, nothing else changed
+    from mmdet.datasets import CocoDataset
     from mmdet.registry import DATASETS
     from mmengine.registry import init_default_scope
 
+    from mmcoc.datasets import COCO_STAND_INS
     from mmcoc.utils.config import load_config
     from tests.helpers import ROOT
-    root = write_coco(tmp_path / 'coco', dict(train=2, val=1), size_range=(64, 80))
+    root = write_coco(tmp_path / 'coco', dict(train=2, val=1), size_range=(64, 80),
+                      categories='coco')
+    shapes = write_coco(tmp_path / 'shapes', dict(train=2, val=1), size_range=(64, 80))
+    coco_classes = CocoDataset.METAINFO['classes']
     cfg = load_config(str(ROOT / 'configs' / 'coc_small_maskrcnn_coco.py'))
     init_default_scope('mmdet')
     for split, count in (('train', 2), ('val', 1)):
         dataset = cfg[f'{split}_dataloader'].dataset
-        dataset.update(data_root=f'{root}/', metainfo=dict(classes=CLASSES), pipeline=[])
+        dataset.update(data_root=f'{root}/', pipeline=[])
         built = DATASETS.build(dataset)
         assert len(built) == count
         assert built.get_data_info(0)['img_path'] == str(root / f'{split}2017' / '0000.png')
-        assert built.get_data_info(0)['instances']
+        # the same scene as the shapes set, each shape labelled as its COCO stand-in
+        expected = json.loads((shapes / coco_files(split)[1]).read_text())
+        names = {c['id']: c['name'] for c in expected['categories']}
+        first = [names[a['category_id']] for a in expected['annotations'] if a['image_id'] == 1]
+        labels = [inst['bbox_label'] for inst in built.get_data_info(0)['instances']]
+        assert [coco_classes[label] for label in labels] == [COCO_STAND_INS[n] for n in first]
+    written = json.loads((root / coco_files('val')[1]).read_text())
+    assert [c['name'] for c in written['categories']] == list(coco_classes)
+    assert {c['name']: c['id'] for c in written['categories']}['stop sign'] == 13  # COCO's id
+    with pytest.raises(ValueError, match="'shapes' or 'coco'"):
+        write_coco(tmp_path / 'bad', dict(train=1, val=1), categories='voc')
+
+
+def test_categories_option_is_for_the_coco_format_only(tmp_path):
+    result = run_tool('--format', 'ade', '--categories', 'coco', '--out', str(tmp_path / 'ade'))
+    assert result.returncode == 2
+    assert '--categories applies to --format coco only' in result.stderr
+    assert not (tmp_path / 'ade').exists()
