@@ -115,7 +115,10 @@ class ReseedingLoader:
                 self.fetched += 1
                 yield batch
             passes += 1
+            # where mmengine's _InfiniteDataloaderIterator looks for set_epoch (pinned)
             sampler = getattr(self.loader, 'sampler', None)
+            if not hasattr(sampler, 'set_epoch'):
+                sampler = getattr(getattr(self.loader, 'batch_sampler', None), 'sampler', None)
             if hasattr(sampler, 'set_epoch'):
                 sampler.set_epoch(passes)
 
@@ -192,7 +195,8 @@ class ExactResumeHook(Hook):
 
     @staticmethod
     def _validation_due(loop, step: int) -> bool:
-        # the loops' own rule, with the interval their dynamic schedule gives at `step`
+        # the loops' own rule (their pinned `run`), with the interval their dynamic schedule
+        # gives at `step` (their pinned `_decide_current_val_interval`)
         interval = loop.dynamic_intervals[bisect.bisect(loop.dynamic_milestones, step + 1) - 1]
         last = loop.max_epochs if isinstance(loop, EpochBasedTrainLoop) else loop.max_iters
         return (loop.runner.val_loop is not None and step >= loop.val_begin

@@ -18,6 +18,13 @@ PINS = {
     # ExactResumeHook: `self.dataloader_iterator` is used only after before_train, and the
     # trained batches are fetched (and dropped) through it on a resume
     'mmengine.runner.loops.IterBasedTrainLoop.run': 'f5de0b5cf6e25e3b',
+    # ExactResumeHook._validation_due: the loops' validation rule (in their `run` above) with
+    # the interval these pick from the dynamic schedule
+    'mmengine.runner.loops.EpochBasedTrainLoop._decide_current_val_interval': '51b1db1aa2338c08',
+    'mmengine.runner.loops.IterBasedTrainLoop._decide_current_val_interval': 'c08db29129b36e10',
+    # ReseedingLoader.infinite: a new pass over the loader after the last batch, with the
+    # pass number given to the sampler's (or the batch sampler's sampler's) set_epoch
+    'mmengine.runner.loops._InfiniteDataloaderIterator.__next__': '51b394dfa538cf7e',
     # the atomic backend: the dropped checkpoint is removed through `file_backend` before the
     # new one is saved; `last_checkpoint` is written after the save
     'mmengine.hooks.CheckpointHook._save_checkpoint_with_step': 'cdbc1b54c7c88d95',
