@@ -85,13 +85,18 @@ demo-backbone: setup
 browser:
 	@bash tools/setup_browser.sh
 
+# the suite in TEST_WORKERS processes (pytest-xdist), a test file to a process: its module
+# fixtures (a built wheel, trained runs) are made once; each process takes up to ~5 GB
+TEST_WORKERS ?= 2
+PYTEST := $(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
 test: setup
-	$(PYTHON) -m pytest -q tests
+	$(PYTEST) tests
 
 # the quick suite while working: everything but the tests marked slow (subprocesses, ONNX,
 # compile, docs); `make test` (the README's command, CI's) runs them all
 test-fast: setup
-	$(PYTHON) -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 benchmark: setup
 	$(PYTHON) tools/analysis_tools/benchmark_backbone.py

@@ -8,6 +8,8 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 
 def ruff(*args):
     return subprocess.run([sys.executable, '-m', 'ruff', *args], cwd=ROOT, capture_output=True,

@@ -14,7 +14,9 @@ from tests.tools.tool_runner import ROOT, run
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
 CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_cls_exit.py')
-RUNS = 3
+# the probe checks the cause (group destroyed, wrapper freed) on every rank, which does not
+# depend on chance as the abort did: two runs show it is not a one-off
+RUNS = 2
 
 
 def test_two_process_dist_test_exits_cleanly_every_time(tiny_imagenet, tmp_path):

@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
+
 FAKE_SRUN = ('#!/usr/bin/env bash\n'
              'printf "%s\\n" "$@" > "$SRUN_RECORD"\n'
              'echo "PYTHONPATH=$PYTHONPATH" >> "$SRUN_RECORD"\n')
