@@ -2,14 +2,16 @@
 (inference): while it traces, each op enters the graph as one call (``tracing.exports_custom_ops``),
 run eagerly by the exported program, so its shape-dependent Python puts no guard on the dynamic
 height and width. The fake (meta) implementations give the output shapes. Registered when
-``mmcoc.models.layers`` is imported."""
-from typing import Optional
+``mmcoc.models.layers`` is imported. Also SecViT's rotary tables for ``torch.compile``
+(``sec_attention.rotary_tables``): one op computed once instead of cosines inlined everywhere."""
+from typing import List, Optional
 
 import torch
 
 from .cluster_pooling import cluster_pool
 from .clustering import context_cluster
 from .equal_clustering import equal_cluster_attention
+from .sec_attention import compute_rotary_tables
 
 
 @torch.library.custom_op('mmcoc::context_cluster', mutates_args=())
@@ -49,3 +51,15 @@ def _equal_cluster_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tenso
 @_equal_cluster_attention_op.register_fake
 def _(q, k, v, num_clusters, scale):
     return v.new_empty(v.shape)
+
+
+@torch.library.custom_op('mmcoc::rotary_tables', mutates_args=())
+def _rotary_tables_op(height: int, width: int, head_dim: int, base: float,
+                      like: torch.Tensor) -> List[torch.Tensor]:
+    """``compute_rotary_tables`` on ``like``'s device and dtype (``like`` holds no data)."""
+    return list(compute_rotary_tables(height, width, head_dim, like.device, like.dtype, base))
+
+
+@_rotary_tables_op.register_fake
+def _(height, width, head_dim, base, like):
+    return [like.new_empty(height * width, head_dim) for _ in range(2)]

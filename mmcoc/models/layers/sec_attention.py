@@ -7,10 +7,24 @@ import torch.nn as nn
 
 from .assignment import RecordsAssignment
 from .equal_clustering import equal_cluster_attention
+from .tracing import is_exporting
 
 
 def rotary_tables(height: int, width: int, head_dim: int, device, dtype,
                   base: float = 10000.) -> Tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of 2D rotary position encoding for an ``height x width`` map: ``[N, d]``
+    (``compute_rotary_tables``). Under ``torch.compile`` they are one opaque op
+    (``torch.ops.mmcoc.rotary_tables``), computed once: inductor would otherwise fuse the
+    float64 cosines into every kernel that reads them, recomputing them per batch and head
+    (SecViT-T's compiled step was slower than eager)."""
+    if torch.compiler.is_compiling() and not is_exporting():
+        return tuple(torch.ops.mmcoc.rotary_tables(height, width, head_dim, base,
+                                                   torch.empty(0, device=device, dtype=dtype)))
+    return compute_rotary_tables(height, width, head_dim, device, dtype, base)
+
+
+def compute_rotary_tables(height: int, width: int, head_dim: int, device, dtype,
+                          base: float = 10000.) -> Tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of 2D rotary position encoding for an ``height x width`` map: ``[N, d]``.
 
     Axial, as the official release: the first half of a head's channels rotates with the row,
