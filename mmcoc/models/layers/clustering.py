@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .assignment import RecordsAssignment
-from .tracing import exports_custom_ops, is_exporting, known_zero, traced_by_torch
+from .tracing import exports_custom_ops, known_zero, records_autograd_function, traced_by_torch
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -171,10 +171,7 @@ def context_cluster(feats: torch.Tensor,
     # one dtype for the scatter (autocast may leave the similarity wider than the values)
     args = (v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype), value_centers.reshape(G * M, d),
             flat, counts, weighting == 'similarity')
-    if torch.jit.is_tracing() or is_exporting() or not (torch.is_grad_enabled() and any(
-            t.requires_grad for t in args[:3])):
-        # the same arithmetic without the custom autograd function, which TorchScript tracing
-        # cannot record and inference does not need
+    if not records_autograd_function(*args[:3]):
         clusters = _aggregate_dispatch(*args)[0]
         out = clusters.index_select(0, args[3]) * args[1].unsqueeze(1)
     else:

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .tracing import exports_custom_ops, is_exporting, known_zero
+from .tracing import exports_custom_ops, known_zero, records_autograd_function
 
 
 def _check_tokens(name: str, x: torch.Tensor):
@@ -79,10 +79,9 @@ def gather_rows(x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor,
     """``x.index_select(0, index)`` for an ``index`` that picks no row twice, ``inverse`` as
     ``GatheredRows`` takes it (``unpicked``: some rows are not picked); its gradient is a
     gather where autograd records."""
-    if torch.jit.is_tracing() or is_exporting() or not (
-            torch.is_grad_enabled() and x.requires_grad):
-        return x.index_select(0, index)
-    return GatheredRows.apply(x, index, inverse, unpicked)
+    if records_autograd_function(x):
+        return GatheredRows.apply(x, index, inverse, unpicked)
+    return x.index_select(0, index)
 
 
 def equal_cluster_attention(q: torch.Tensor,

@@ -59,6 +59,15 @@ def traced_by_torch() -> bool:
     return torch.compiler.is_compiling() or is_exporting()
 
 
+def records_autograd_function(*tensors: torch.Tensor) -> bool:
+    """True where a custom ``torch.autograd.Function`` is worth running on ``tensors``: autograd
+    records (grad enabled, one of them requires grad) and neither TorchScript tracing, which
+    cannot record one, nor torch.export (inference) traces. Elsewhere the caller runs the same
+    arithmetic plainly."""
+    return not (torch.jit.is_tracing() or is_exporting()) and torch.is_grad_enabled() and any(
+        t.requires_grad for t in tensors)
+
+
 def known_zero(*sizes) -> bool:
     """True when every one of ``sizes`` is 0 for certain: a plain int that is 0, or a symbolic
     size (torch.compile with dynamic shapes, torch.export) that is provably 0. A symbolic size
