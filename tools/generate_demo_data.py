@@ -60,10 +60,9 @@ def main():
     out = Path(args.out or default_out)
     settings = dict(version=GENERATOR_VERSION, format=args.format, train=args.train,
                     val=args.val, seed=args.seed, classes=list(CLASSES))
-    extra = {}
-    if args.categories == 'coco':
-        settings['categories'] = 'coco'
-        extra['categories'] = 'coco'
+    # the default's settings stay as before it could be chosen: those sets are still whole
+    extra = {} if args.categories == 'shapes' else dict(categories=args.categories)
+    settings.update(extra)
     stamp = out / 'settings.json'
     if not args.force and stamp.exists() and json.loads(stamp.read_text()) == settings:
         print(f'demo data already in {out}')
