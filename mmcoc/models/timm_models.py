@@ -175,7 +175,7 @@ class ContextClusterClassifier(TimmModelMixin, ContextCluster):
     """The backbone's last stage, its norm (official ``norm``), global mean and a linear head.
 
     Keys match the official classification checkpoints after ``checkpoint_filter_fn``
-    (``norm`` -> ``norm6``, ``head``).
+    (``network`` -> ``stages``, ``norm`` -> ``norm3``, ``head``).
     """
 
     def __init__(self, arch='small', num_classes=1000, in_chans=3, global_pool='avg', **kwargs):
@@ -197,17 +197,18 @@ class ContextClusterClassifier(TimmModelMixin, ContextCluster):
         setattr(self, self.norm_name(NUM_STAGES - 1), nn.Identity())
 
     def _truncate_stages(self, stages: int):
-        self.network = self.network[:2 * stages - 1]
+        self.stages = self.stages[:stages]
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> Dict:
-        """Parameter groups for layer-wise decay: the embedding, then ``network.{i}`` in order
-        (each block on its own unless ``coarse``), the output norm last."""
+        """Parameter groups for layer-wise decay: the embedding, then the stages in order
+        (unless ``coarse``, each stage's downsampling and each block on its own), the output
+        norm last."""
         return dict(
             stem=r'^patch_embed',
-            blocks=r'^network\.(\d+)' if coarse else [
-                (r'^network\.(\d+)\.(\d+)\.', None),
-                (r'^network\.(\d+)\.', None),
+            blocks=r'^stages\.(\d+)' if coarse else [
+                (r'^stages\.(\d+)\.downsample\.', (-1, )),
+                (r'^stages\.(\d+)\.blocks\.(\d+)\.', None),
                 (r'^norm\d+', (99999, )),
             ])
 

@@ -5,8 +5,9 @@ One module per official computation, channels-first throughout: ``f``, ``v`` and
 ``[groups, centers, points, dim]`` products), the MLP as ``Linear`` layers on a permuted map,
 layer scales as ``x + scale * branch``, GroupNorm(1), a 4x4 point reducer into the first stage
 and 3x3 stride-2 reducers between stages; positions ``(i / (H - 1) - 0.5, j / (W - 1) - 0.5)``
-appended to the image. Its state dict has ``mmcoc.ContextCluster``'s keys (the official ones),
-so one set of weights runs in both: the yardstick of the backbone's outputs and gradients in
+appended to the image. Its state dict has the official keys (the flat ``network`` layout);
+``network_layout(model.state_dict())`` gives it an ``mmcoc.ContextCluster``'s weights, so one
+set of weights runs in both: the yardstick of the backbone's outputs and gradients in
 ``tests/models/backbones``, and the "official formulation" rows of
 ``tools/analysis_tools/benchmark_backbone.py``. Maps must divide into each stage's regions, as
 the official code asserts. Do not use it in a model.

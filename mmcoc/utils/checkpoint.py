@@ -7,6 +7,7 @@ import os.path as osp
 import pickle
 import re
 import zipfile
+from collections import OrderedDict
 from typing import Dict, List, Optional, Union
 from urllib.parse import urlparse
 
@@ -292,12 +293,21 @@ def from_plain(obj):
 
 def unwrap_state_dict(checkpoint: Dict, keys=('state_dict', 'model')) -> Dict:
     """The tensors of a checkpoint: under the first of ``keys`` that holds a dict, else the top
-    level; without DDP's ``module.`` prefix."""
+    level; without DDP's ``module.`` prefix. The modules' layout versions that torch records
+    in a state dict (``_metadata``) come along."""
     if not isinstance(checkpoint, dict):
         return {}
     for key in keys:
         if isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]
             break
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in checkpoint.items()}
+    weights = OrderedDict((_without_ddp_prefix(k), v) for k, v in checkpoint.items())
+    metadata = getattr(checkpoint, '_metadata', None)
+    if isinstance(metadata, dict):
+        weights._metadata = OrderedDict(
+            ('' if k == 'module' else _without_ddp_prefix(k), v) for k, v in metadata.items())
+    return weights
+
+
+def _without_ddp_prefix(key: str) -> str:
+    return key[len('module.'):] if key.startswith('module.') else key

@@ -16,6 +16,7 @@ import ast
 import contextlib
 import contextvars
 import logging
+from collections import OrderedDict
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -182,6 +183,23 @@ def measure_fit(weights: Dict, model: nn.Module, parts: Dict[str, str],
     return fits
 
 
+def current_layout(weights: Dict, model: nn.Module) -> Dict:
+    """``weights`` (flat, in ``model``'s names) with the keys of older layouts of ``model``'s
+    modules renamed to today's, as loading them renames them: each module that has an
+    ``upgrade_state_dict(state_dict, prefix, version)`` renames the keys under its name, told
+    the layout version the state dict records for it (torch's ``_metadata``), if any."""
+    metadata = getattr(weights, '_metadata', None) or {}
+    upgraded = None
+    for name, module in model.named_modules():
+        upgrade = getattr(module, 'upgrade_state_dict', None)
+        if callable(upgrade):
+            if upgraded is None:
+                upgraded = OrderedDict(weights)
+                upgraded._metadata = metadata
+            upgrade(upgraded, f'{name}.' if name else '', metadata.get(name, {}).get('version'))
+    return weights if upgraded is None else upgraded
+
+
 def check_fit(source: str, checkpoint: Dict, model: nn.Module, *, whole: bool = True,
               ignore: Sequence[str] = (), config=None, fix: Optional[str] = None,
               subject: Optional[str] = None) -> List[PartFit]:
@@ -196,7 +214,7 @@ def check_fit(source: str, checkpoint: Dict, model: nn.Module, *, whole: bool = 
     ``ignore``: key prefixes left out on both sides (timm adapts its classifier itself; a
     backbone checks its own part). ``subject``: how the message starts.
     """
-    weights = unwrap_state_dict(checkpoint, WEIGHT_KEYS)
+    weights = current_layout(unwrap_state_dict(checkpoint, WEIGHT_KEYS), model)
     name = type(model).__name__
     subject = subject or f'checkpoint {source!r} does not fit this {name}'
     backbone = getattr(model, 'backbone', None)

@@ -35,10 +35,10 @@ def test_maps_cover_every_layer_and_the_image_only(classifier):
     image = (np.random.default_rng(0).random((70, 100, 3)) * 255).astype(np.uint8)
     maps = cluster_maps(classifier, image, size=100)
     assert len(maps.assignments) == len(classifier.sites) == 14
-    first = maps.assignments['backbone.network.0.0.token_mixer']
+    first = maps.assignments['backbone.stages.0.blocks.0.token_mixer']
     # 70x100 px at stride 4: 17x25 points (the classifier's preprocessor does not pad)
     assert first.shape == (4, 17, 25)
-    assert maps.extents['backbone.network.0.0.token_mixer'] == (17.0, 25.0)
+    assert maps.extents['backbone.stages.0.blocks.0.token_mixer'] == (17.0, 25.0)
     assert first.max() < 16  # tiny_plain: 4x4 centers, one region
     overlay, count = maps.draw(classifier.sites[0], 3)
     assert overlay.shape == maps.image.shape and 1 < count <= 16

@@ -75,7 +75,7 @@ def test_classification_demo_initialisation_makes_blocks_act_from_the_start():
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
     model.init_weights()
-    block = model.backbone.network[0][0]
+    block = model.backbone.stages[0].blocks[0]
     assert isinstance(block.norm1, torch.nn.BatchNorm2d)
     assert torch.equal(block.layer_scale_1.detach(), torch.ones_like(block.layer_scale_1))
     fc1 = block.mlp.fc1.weight  # [256, 32]: Kaiming-normal std sqrt(2 / 32) = 0.25

@@ -128,7 +128,7 @@ def test_forward_intermediates_and_feature_wrappers(name):
         final, intermediates = model.forward_intermediates(x)
         _check_features(intermediates, info)
         assert torch.allclose(final, model.forward_features(x))
-        # the last stage's map normed as forward_features (CoC/FEC: norm6; SecViT: none)
+        # the last stage's map normed as forward_features (CoC/FEC: norm3; SecViT: none)
         normed = model.forward_intermediates(x, indices=1, norm=True, intermediates_only=True)
         assert len(normed) == 1 and torch.allclose(normed[0], final)
         early = model.forward_intermediates(x, indices=[0, 1], stop_early=True,

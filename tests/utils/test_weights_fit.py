@@ -93,7 +93,7 @@ def test_another_family_is_refused_by_timm_though_most_keys_match(tmp_path):
     path = tmp_path / 'fec_small.pth'
     torch.save(timm.create_model('fec_small').state_dict(), path)
     with pytest.raises(ValueError, match=r'parameters not in this backbone \(first: '
-                                         r"\['network\.1\.conv_f\.weight'"):
+                                         r"\['stages\.1\.downsample\.conv_f\.weight'"):
         timm.create_model('coc_tiny_plain', pretrained=True,
                           pretrained_cfg_overlay=dict(file=str(path)))
     own = tmp_path / 'coc.pth'

@@ -105,10 +105,10 @@ def test_sites_follow_the_backbone_structure():
     sites = find_cluster_sites(model)
     assert [(s.stage, s.block) for s in sites] == [
         (stage, block) for stage, blocks in enumerate([3, 4, 5, 2]) for block in range(blocks)]
-    for site in sites:  # stage s is network[2 s], block b its b-th child
-        assert site.module is model.network[2 * site.stage][site.block].token_mixer
-        assert site.path == f'network.{2 * site.stage}.{site.block}.token_mixer'
-    assert select_site(sites, 2, 4).path == 'network.4.4.token_mixer'
+    for site in sites:
+        assert site.module is model.stages[site.stage].blocks[site.block].token_mixer
+        assert site.path == f'stages.{site.stage}.blocks.{site.block}.token_mixer'
+    assert select_site(sites, 2, 4).path == 'stages.2.blocks.4.token_mixer'
     with pytest.raises(ValueError, match='stage 1: blocks 0-3'):
         select_site(sites, 1, 4)
 
@@ -118,11 +118,11 @@ def test_layers_between_stages_join_the_next_stage():
         pass
 
     model = ContextCluster('tiny', out_indices=(0, 1, 2, 3))
-    model.network[3] = Pool()  # as FEC's ClusterPool, which clusters stage 1 into stage 2
+    model.stages[2].downsample = Pool()  # as FEC's ClusterPool: stage 1's points into stage 2
     sites = find_cluster_sites(model)
-    pool = select_site(sites, path='network.3')
+    pool = select_site(sites, path='stages.2.downsample')
     assert (pool.stage, pool.block) == (2, None)
-    assert select_site(sites, 2, 0).path == 'network.4.0.token_mixer'
+    assert select_site(sites, 2, 0).path == 'stages.2.blocks.0.token_mixer'
 
 
 def test_recorded_assignments_are_the_layers_own():
@@ -135,12 +135,12 @@ def test_recorded_assignments_are_the_layers_own():
     assert set(recorded) == {s.path for s in sites}
     assert not any(s.module.keep_assignment for s in sites)
     # the same call of the clustering op, made by hand on the first block's input
-    mixer = model.network[0][0].token_mixer
+    mixer = model.stages[0].blocks[0].token_mixer
     with torch.no_grad():
         stem = model.patch_embed(torch.cat([x, model.position_channels(x)], 1))
-        normed = model.network[0][0].norm1(stem)
+        normed = model.stages[0].blocks[0].norm1(stem)
         _, expected = context_cluster(mixer.f(normed), mixer.v(normed), mixer.sim_alpha,
                                       mixer.sim_beta, mixer.heads, mixer.proposals, mixer.folds,
                                       mixer.normalizer, return_assignment=True)
-    assert torch.equal(recorded['network.0.0.token_mixer'], expected)
-    assert recorded['network.0.0.token_mixer'].shape == (1, 4, 16, 24)
+    assert torch.equal(recorded['stages.0.blocks.0.token_mixer'], expected)
+    assert recorded['stages.0.blocks.0.token_mixer'].shape == (1, 4, 16, 24)

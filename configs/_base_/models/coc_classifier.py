@@ -1,5 +1,5 @@
 # An mmpretrain ImageClassifier on a Context-Cluster backbone, laid out as the official
-# classifier: the last stage's map, its norm (the backbone's norm6), global average, linear head.
+# classifier: the last stage's map, its norm (the backbone's norm3), global average, linear head.
 # Label smoothing 0.1, Mixup 0.8 and CutMix 1.0 as in the published recipe.
 _base_ = '../default_runtime.py'
 model = dict(

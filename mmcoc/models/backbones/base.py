@@ -158,6 +158,12 @@ class ClusteringBackbone(BaseModule):
         options the ``Pretrained`` init_cfg gives."""
         raise NotImplementedError
 
+    def upgrade_state_dict(self, state_dict: Dict, prefix: str, version: Optional[int]):
+        """Rename, in place, the keys under ``prefix`` that an older layout of this backbone
+        gives its tensors (``version``: the layout the state dict records for it, or ``None``).
+        Torch's loading calls it for this module (``_load_from_state_dict``), the fit policy for
+        every module of the model it measures (``mmcoc.utils.weights_fit.current_layout``)."""
+
     def init_weights(self):
         init_cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
         if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
@@ -170,13 +176,13 @@ class ClusteringBackbone(BaseModule):
             return
         super().init_weights()
 
-
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
         # Upstream loaders (mmdet's init_detector, mmseg's init_model, mmpretrain's get_model,
         # mmengine's load_checkpoint) only warn when a checkpoint does not fit and run on with
         # random weights; torch hands every module the whole state dict with its prefix, so the
         # backbone can refuse a checkpoint of another model before anything is copied.
+        self.upgrade_state_dict(state_dict, prefix, local_metadata.get('version'))
         if not is_checked_load():
             self._check_incoming(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,

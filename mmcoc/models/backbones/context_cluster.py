@@ -1,7 +1,10 @@
 """Context Clusters ("Image as Set of Points", Ma et al., ICLR'23) as an OpenMMLab backbone.
 
-Module names follow the official release (``patch_embed``, ``network.{i}``, ``norm{i}``) so that
-official weights map onto this class with renames only (see ``checkpoint_filter_fn``).
+A stage is a module (``stages.{s}``: its ``downsample`` and ``blocks``), the stage outputs' norms
+are ``norm{s}``. The official releases (and mmcoc's files before layout version 2) hold the same
+tensors in one flat ``network`` list (``network.{2s}`` the blocks of stage ``s``,
+``network.{2s-1}`` the downsampling into it, ``norm{2s}``); they load with renames only (see
+``checkpoint_filter_fn`` and ``ContextCluster.upgrade_state_dict``).
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -12,7 +15,11 @@ from mmcv.cnn.bricks import DropPath
 
 from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, mlp_residual, run_block
 from mmcoc.models.layers.weight_init import init_trunc_normal
-from mmcoc.models.weight_layouts.context_cluster import checkpoint_filter_fn
+from mmcoc.models.weight_layouts.context_cluster import (
+    LAYOUT_VERSION,
+    checkpoint_filter_fn,
+    upgrade_network_layout,
+)
 from mmcoc.registry import MODELS
 
 from .base import ClusteringBackbone, check_regularisation
@@ -52,8 +59,8 @@ class ClusterBlock(nn.Module):
     """Norm, context cluster, layer scale, residual; then norm, MLP, layer scale, residual (the
     latter as ``mmcoc.models.layers.mlp_residual`` for GroupNorm(1), GELU and no dropout)."""
 
-    def __init__(self, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer, norm_cfg,
-                 act_cfg, drop_rate, drop_path_rate, layer_scale_init_value,
+    def __init__(self, *, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer,
+                 norm_cfg, act_cfg, drop_rate, drop_path_rate, layer_scale_init_value,
                  weighting='similarity'):
         super().__init__()
         self.norm1 = build_norm_layer(norm_cfg, dim)[1]
@@ -87,6 +94,32 @@ class ClusterBlock(nn.Module):
         return (type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
                 and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
                 and mlp.drop.p == 0)
+
+
+class ContextClusterStage(nn.Module):
+    """One stage: the downsampling into it (none in the first stage), then one block per
+    drop-path rate, built from keywords (``block_cfg``: those of ``ClusterBlock`` that every
+    block shares).
+
+    The blocks pass their maps channels-last: their norms, products and point MLPs run on
+    ``[points, channels]`` rows without a layout copy; the stage hands on a plain map.
+    """
+
+    def __init__(self, dim: int, drop_path_rates: Sequence[float],
+                 downsample: Optional[nn.Module] = None, **block_cfg):
+        super().__init__()
+        self.downsample = downsample
+        self.blocks = nn.Sequential(*[ClusterBlock(dim=dim, drop_path_rate=rate, **block_cfg)
+                                      for rate in drop_path_rates])
+
+    def forward(self, x: torch.Tensor, with_cp: bool = False) -> torch.Tensor:
+        """With ``with_cp`` each block runs under activation checkpointing."""
+        if self.downsample is not None:
+            x = self.downsample(x)
+        x = x.contiguous(memory_format=torch.channels_last)
+        for block in self.blocks:
+            x = run_block(block, x, with_cp=with_cp)
+        return x.contiguous()
 
 
 @MODELS.register_module()
@@ -147,6 +180,8 @@ class ContextCluster(ClusteringBackbone):
     default_normalizer = 'similarity'
     # The first point reducer is 4x4 stride 4, so each side needs at least 4 pixels.
     min_input_size = 4
+    # torch records it in every state dict (``_metadata``); see ``upgrade_state_dict``
+    _version = LAYOUT_VERSION
 
     def __init__(self,
                  arch: Union[str, Dict] = 'small',
@@ -176,23 +211,21 @@ class ContextCluster(ClusteringBackbone):
         self.embed_dims = dims
 
         self.patch_embed = PointReducer(in_channels + POSITION_CHANNELS, dims[0], 4, 4, 0)
+        # drop path rises linearly over all blocks
         total_blocks = sum(a['layers'])
-        network, block_index = [], 0
+        rates = [drop_path_rate * i / max(total_blocks - 1, 1) for i in range(total_blocks)]
+        self.stages = nn.ModuleList()
         for i in range(NUM_STAGES):
-            if i > 0:
-                network.append(self._make_downsample(i, dims[i - 1], dims[i], norm_cfg))
-            blocks = []
-            for _ in range(a['layers'][i]):
-                blocks.append(ClusterBlock(
-                    dims[i], a['mlp_ratios'][i], a['heads'][i], a['head_dim'][i],
-                    a['proposals'][i], a['folds'][i], self.cluster_normalizer, norm_cfg, act_cfg,
-                    drop_rate, drop_path_rate * block_index / max(total_blocks - 1, 1),
-                    layer_scale_init_value, weighting=self.mixer_weighting))
-                block_index += 1
-            network.append(nn.Sequential(*blocks))
-        self.network = nn.ModuleList(network)
-        # Output norms are named by network index (norm0/2/4/6) as in the official dense
-        # checkpoints; the official classification ``norm`` is the last one (norm6).
+            first = sum(a['layers'][:i])
+            self.stages.append(ContextClusterStage(
+                dims[i], rates[first:first + a['layers'][i]],
+                downsample=self._make_downsample(i, dims[i - 1], dims[i], norm_cfg) if i else None,
+                mlp_ratio=a['mlp_ratios'][i], heads=a['heads'][i], head_dim=a['head_dim'][i],
+                proposals=a['proposals'][i], folds=a['folds'][i],
+                normalizer=self.cluster_normalizer, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                drop_rate=drop_rate, layer_scale_init_value=layer_scale_init_value,
+                weighting=self.mixer_weighting))
+        # the official classifier's ``norm`` is the last one (norm3)
         for i in self.out_indices:
             self.add_module(self.norm_name(i), build_norm_layer(norm_cfg, dims[i])[1])
         self.apply(self._init_linear)
@@ -219,7 +252,7 @@ class ContextCluster(ClusteringBackbone):
 
     def _make_downsample(self, stage: int, in_dim: int, out_dim: int,
                          norm_cfg: Dict) -> nn.Module:
-        """The layer at ``network[2 * stage - 1]`` that leads from stage ``stage - 1`` into
+        """The layer (``stages[stage].downsample``) that leads from stage ``stage - 1`` into
         ``stage`` at half the resolution; ``self.arch`` is resolved when it is called. Context
         Clusters fuse neighbouring points (a 3x3, stride-2 point reducer); a subclass that
         downsamples otherwise overrides this."""
@@ -227,7 +260,7 @@ class ContextCluster(ClusteringBackbone):
 
     @staticmethod
     def norm_name(stage: int) -> str:
-        return f'norm{2 * stage}'
+        return f'norm{stage}'
 
     @staticmethod
     def _init_linear(m):
@@ -259,23 +292,17 @@ class ContextCluster(ClusteringBackbone):
     @property
     def built_stages(self) -> int:
         """Stages present (4, fewer after timm's ``prune_intermediate_layers``)."""
-        return (len(self.network) + 1) // 2
+        return len(self.stages)
 
-    # The official layout, kept for its checkpoints: ``network`` alternates the blocks of a
-    # stage and the downsampling into the next (network[2 * s], network[2 * s + 1]).
     def stage_blocks(self, stage: int) -> nn.Sequential:
-        return self.network[2 * stage]
+        return self.stages[stage].blocks
 
     def stage_entry(self, stage: int) -> Optional[nn.Module]:
-        return self.network[2 * stage - 1] if stage > 0 else None
+        return self.stages[stage].downsample
 
     def stage_module_names(self) -> List[str]:
-        """The module whose output is each stage's (un-normed) map: its last block."""
-        names = []
-        for i in range(self.built_stages):
-            blocks = len(self.stage_blocks(i))
-            names.append(f'network.{2 * i}.{blocks - 1}' if blocks else f'network.{2 * i}')
-        return names
+        """The module whose output is each stage's (un-normed) map."""
+        return [f'stages.{i}' for i in range(self.built_stages)]
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         """The checked image, its position channels appended, through the point embedding."""
@@ -285,14 +312,7 @@ class ContextCluster(ClusteringBackbone):
     def forward_stage(self, stage: int, x: torch.Tensor) -> torch.Tensor:
         """Stage ``stage``: the downsampling into it (stages 1-3), then its blocks, each under
         activation checkpointing with ``with_cp``."""
-        if stage > 0:
-            x = self.stage_entry(stage)(x)
-        # The blocks pass their maps channels-last: their norms, products and point MLPs run
-        # on [points, channels] rows without a layout copy; the stage hands on a plain map.
-        x = x.contiguous(memory_format=torch.channels_last)
-        for block in self.stage_blocks(stage):
-            x = run_block(block, x, with_cp=self.with_cp)
-        return x.contiguous()
+        return self.stages[stage](x, with_cp=self.with_cp)
 
     def forward(self, x: torch.Tensor):
         x = self.forward_stem(x)
@@ -307,12 +327,17 @@ class ContextCluster(ClusteringBackbone):
     def _frozen_modules(self):
         frozen = [self.patch_embed]
         for stage in range(self.frozen_stages):
-            frozen.append(self.stage_blocks(stage))
-            if stage > 0:
-                frozen.append(self.stage_entry(stage))
+            frozen.append(self.stages[stage])
             if stage in self.out_indices:
                 frozen.append(getattr(self, self.norm_name(stage)))
         return frozen
 
     def checkpoint_filter(self, init_cfg):
         return checkpoint_filter_fn
+
+    def upgrade_state_dict(self, state_dict: Dict, prefix: str, version: Optional[int]):
+        """Rename, in place, the keys under ``prefix`` of the flat ``network`` layout (official
+        releases; mmcoc's files before layout version 2, which record ``version`` 1) to this
+        one's; ``version``: the layout the state dict records for this module (torch's
+        ``_metadata``), ``None`` where it records none (then the keys tell)."""
+        upgrade_network_layout(state_dict, prefix, version)

@@ -5,8 +5,8 @@ FEC is Context Clusters with two changes: a cluster's feature is the plain mean 
 and its members (``weighting='plain'`` of the clustering op, dispatched by similarity as CoC's)
 and the stride-2 point reducers between stages become ``ClusterPool`` layers. Everything else
 (points as RGB + position, stages, layer scales, output norms, freezing, weight loading) is
-ContextCluster's, so FEC is one: module names follow the official release (``network.{i}``,
-the ClusterPools at odd ``i``; ``norm{0,2,4,6}``, ``norm`` for the classifier's) and official
+ContextCluster's, so FEC is one: the ClusterPools are the stages' ``downsample``
+(``stages.{1,2,3}.downsample``; the official release's ``network.{1,3,5}``) and official
 weights load through the same ``checkpoint_filter_fn``.
 """
 from typing import Dict

@@ -21,7 +21,8 @@ _FAMILIES = {
     'SecViT': (secvit.split_checkpoint,
                {'proj.': 'neck.proj.', 'norm.': 'neck.norm.', 'head.': 'head.fc.'}),
 }
-# SecViT's blocks live under layers.{i}.blocks, Context-Cluster's (and FEC's) under network.{i}
+# SecViT's blocks live under layers.{i}.blocks, Context-Cluster's (and FEC's) under
+# stages.{i}.blocks (mmcoc) or network.{i} (the official releases)
 _SECVIT_KEY = re.compile(r'^(backbone\.)?layers\.\d+\.blocks\.')
 
 

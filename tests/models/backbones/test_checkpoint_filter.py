@@ -67,12 +67,12 @@ def test_classification_weights_start_a_dense_backbone(tmp_path):
     target = ContextCluster('tiny', out_indices=(0, 1, 2, 3))
     report = load_weights(target, str(path), checkpoint_filter_fn)
     # stage norms of dense use are new, the classification head is not used: both reported
-    assert report['missing_keys'] == ['norm0.weight', 'norm0.bias', 'norm2.weight', 'norm2.bias',
-                                      'norm4.weight', 'norm4.bias']
+    assert report['missing_keys'] == ['norm0.weight', 'norm0.bias', 'norm1.weight', 'norm1.bias',
+                                      'norm2.weight', 'norm2.bias']
     assert report['unexpected_keys'] == ['head.weight', 'head.bias']
-    assert torch.equal(target.norm6.weight, source.norm6.weight)
-    assert torch.equal(target.network[6][1].token_mixer.f.weight,
-                       source.network[6][1].token_mixer.f.weight)
+    assert torch.equal(target.norm3.weight, source.norm3.weight)
+    assert torch.equal(target.stages[3].blocks[1].token_mixer.f.weight,
+                       source.stages[3].blocks[1].token_mixer.f.weight)
 
 
 def test_mmpretrain_layout_maps_backbone_and_head():
@@ -159,7 +159,7 @@ def test_each_generation_tells_its_normaliser_and_a_mismatch_warns(release):
 
 def test_checkpoints_that_do_not_tell_load_silently():
     torch.manual_seed(0)
-    mmcoc_weights = ContextClusterClassifier('tiny', num_classes=3).state_dict()  # norm6
+    mmcoc_weights = ContextClusterClassifier('tiny', num_classes=3).state_dict()  # norm3
     fec_release = official_classification(FECClassifier('small', num_classes=3))
     for checkpoint in (mmcoc_weights, fec_release):
         assert trained_normalizer(checkpoint) == (None, '')

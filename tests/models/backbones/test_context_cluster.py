@@ -27,7 +27,7 @@ def test_out_indices_select_stages_and_build_only_their_norms(out_indices, stage
     outs = model(torch.randn(2, 3, 32, 32))
     assert [o.shape[1] for o in outs] == [DIMS['tiny'][s] for s in stages]
     norms = sorted(n for n, _ in model.named_children() if n.startswith('norm'))
-    assert norms == [f'norm{2 * s}' for s in stages]
+    assert norms == [f'norm{s}' for s in stages]
 
 
 def test_outputs_are_normed_maps():
@@ -74,13 +74,14 @@ def test_point_reducers_and_drop_path_schedule():
     model = ContextCluster('small', drop_path_rate=0.3, layer_scale_init_value=1e-6)
     assert model.patch_embed.proj.in_channels == 5
     assert model.patch_embed.proj.kernel_size == (4, 4) and model.patch_embed.proj.stride == (4, 4)
-    for i in (1, 3, 5):
-        conv = model.network[i].proj
+    assert model.stages[0].downsample is None
+    for stage in model.stages[1:]:
+        conv = stage.downsample.proj
         assert (conv.kernel_size, conv.stride, conv.padding) == ((3, 3), (2, 2), (1, 1))
     rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob') else 0.0
-             for i in (0, 2, 4, 6) for b in model.network[i]]
+             for stage in model.stages for b in stage.blocks]
     assert rates == pytest.approx([0.3 * k / 11 for k in range(12)])
-    block = model.network[0][0]
+    block = model.stages[0].blocks[0]
     assert torch.all(block.layer_scale_1 == 1e-6) and isinstance(block.norm1, nn.GroupNorm)
     assert block.norm1.num_groups == 1 and block.mlp.fc1.out_features == 64 * 8
 
@@ -88,13 +89,12 @@ def test_point_reducers_and_drop_path_schedule():
 def test_frozen_stages_stop_gradients_and_stay_in_eval():
     model = ContextCluster('tiny', out_indices=(0, 1, 2, 3), frozen_stages=2, drop_rate=0.1)
     model.train()
-    frozen = [model.patch_embed, model.network[0], model.network[1], model.network[2],
-              model.norm0, model.norm2]
+    frozen = [model.patch_embed, model.stages[0], model.stages[1], model.norm0, model.norm1]
     for module in frozen:
         assert not module.training
         assert all(not p.requires_grad for p in module.parameters())
-    assert all(p.requires_grad for p in model.network[3].parameters())
-    assert model.network[4].training
+    assert all(p.requires_grad for p in model.stages[2].downsample.parameters())
+    assert model.stages[2].blocks.training and model.norm2.training
 
 
 def test_norm_eval_keeps_batch_norm_statistics():
@@ -161,21 +161,22 @@ def test_backbone_equals_the_official_formulation(arch, normalizer, size, monkey
     # [groups, centers, points, dim] clustering), one set of weights, float64: outputs, the
     # input's gradient and every weight's, with the point MLP recomputed in backward
     from mmcoc.models.layers import mlp
-    from mmcoc.testing import OfficialContextCluster
+    from mmcoc.testing import OfficialContextCluster, network_layout, network_layout_key
     monkeypatch.setattr(mlp, 'RECOMPUTE_BYTES', 0)
     torch.manual_seed(0)
     model = ContextCluster(arch, out_indices=(0, 1, 2, 3), cluster_normalizer=normalizer,
                            layer_scale_init_value=0.5).double()
     official = OfficialContextCluster(model.arch, normalizer).double()
-    assert official.load_state_dict(model.state_dict()).missing_keys == []
+    assert official.load_state_dict(network_layout(model.state_dict())).missing_keys == []
     grads = []
-    for net in (model, official):
+    for net, official_name in ((model, network_layout_key), (official, str)):
         x = torch.randn(2, 3, *size, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(1), requires_grad=True)
         outs = net(x)
         sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
             for o in outs).backward()
         grads.append([o.detach() for o in outs] + [x.grad] +
-                     [p.grad for _, p in sorted(net.named_parameters())])
+                     [p.grad for _, p in sorted(net.named_parameters(),
+                                                key=lambda item: official_name(item[0]))])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)

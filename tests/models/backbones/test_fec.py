@@ -38,7 +38,7 @@ def test_arch_settings_as_published():
     assert {(m.normalizer, m.weighting) for m in mixers} == {('count', 'plain')}
     assert [m.proposals for m in mixers] == [4] * 7 + [2] * 7
     for stage in (1, 2, 3):
-        pool = model.network[2 * stage - 1]
+        pool = model.stages[stage].downsample
         assert isinstance(pool, ClusterPool)
         assert pool.conv_v.in_channels == model.embed_dims[stage - 1]
         assert pool.conv_skip.out_channels == model.embed_dims[stage]
@@ -47,8 +47,8 @@ def test_arch_settings_as_published():
 
 def test_detection_folds_reach_the_cluster_pools_of_the_next_stage():
     model = FEC('small', proposals=7, folds=[2, 2, 1, 1])
-    assert [model.network[i].folds for i in (1, 3, 5)] == [2, 1, 1]
-    assert [m.folds for m in model.network[2].modules()
+    assert [model.stages[s].downsample.folds for s in (1, 2, 3)] == [2, 1, 1]
+    assert [m.folds for m in model.stages[1].modules()
             if isinstance(m, ContextClusterMixer)] == [2] * 4
 
 
@@ -75,13 +75,13 @@ def test_any_input_size_and_every_trainable_parameter_gets_a_gradient(proposals,
 def test_frozen_stages_cover_the_cluster_pools_and_keep_conv_f_frozen():
     model = FEC('small', out_indices=(0, 1, 2, 3), frozen_stages=2)
     model.train()
-    for module in (model.patch_embed, model.network[0], model.network[1], model.network[2],
-                   model.norm0, model.norm2):
+    for module in (model.patch_embed, model.stages[0], model.stages[1], model.norm0,
+                   model.norm1):
         assert not module.training and all(not p.requires_grad for p in module.parameters())
-    trainable = {n for n, p in model.network[3].named_parameters() if p.requires_grad}
+    trainable = {n for n, p in model.stages[2].downsample.named_parameters() if p.requires_grad}
     assert trainable == {'conv_v.weight', 'conv_v.bias', 'conv_skip.weight', 'conv_skip.bias',
                          'norm2.weight', 'norm2.bias'}
-    assert model.network[3].training
+    assert model.stages[2].downsample.training
 
 
 def test_every_clustering_layer_keeps_its_assignment():
@@ -94,13 +94,13 @@ def test_every_clustering_layer_keeps_its_assignment():
         model(torch.randn(2, 3, 70, 54))
     stage_sides = [(17, 13), (9, 7), (5, 4), (3, 2)]
     for stage, side in enumerate(stage_sides):
-        for block in model.network[2 * stage]:
+        for block in model.stages[stage].blocks:
             mixer = block.token_mixer
             assignment = mixer.last_assignment
             assert assignment.shape == (2, mixer.heads, *side) and assignment.dtype == torch.long
             assert assignment.max() < mixer.proposals ** 2
         if stage:
-            pool = model.network[2 * stage - 1]
+            pool = model.stages[stage].downsample
             previous = stage_sides[stage - 1]
             assert pool.last_assignment.shape == (2, 1, *previous)
             assert pool.last_assignment.max() < math.ceil(previous[0] / 2) * math.ceil(
@@ -146,7 +146,7 @@ def test_official_dense_weights_load_into_the_backbone(tmp_path):
         for a, b in zip(source(x), target(x)):
             assert torch.equal(a, b)
     # the loaded similarity projections stay out of training
-    assert not target.network[1].conv_f.weight.requires_grad
+    assert not target.stages[1].downsample.conv_f.weight.requires_grad
 
 
 def test_built_from_downstream_registries():

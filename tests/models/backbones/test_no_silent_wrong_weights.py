@@ -51,10 +51,11 @@ def test_mmpretrain_get_model_refuses_a_deeper_variant(tmp_path):
 
 def test_nan_weights_are_refused_naming_the_tensor(tmp_path):
     state = ContextCluster('tiny').state_dict()
-    state['network.2.0.mlp.fc1.weight'][0, 0] = float('nan')
+    state['stages.1.blocks.0.mlp.fc1.weight'][0, 0] = float('nan')
     path = tmp_path / 'nan.pth'
     torch.save({'state_dict': state}, path)
-    with pytest.raises(ValueError, match=r"NaN or Inf values in 'network.2.0.mlp.fc1.weight'"):
+    with pytest.raises(ValueError,
+                       match=r"NaN or Inf values in 'stages.1.blocks.0.mlp.fc1.weight'"):
         load_checkpoint_file(str(path))
     model = ContextCluster('tiny')
     with pytest.raises(ValueError, match=r'NaN or Inf values in'):
