@@ -1,5 +1,13 @@
+import os
+
 import pytest
 import torch
+
+if not torch.cuda.is_available():
+    # Triton's interpreter runs the clustering kernels on CPU tensors here
+    # (tests/models/layers/test_fused_clustering.py). Triton reads it when a kernel is defined,
+    # so before anything imports Triton; no other test runs Triton on a CPU.
+    os.environ.setdefault('TRITON_INTERPRET', '1')
 
 from mmcoc.datasets import write_ade, write_coco, write_imagenet
 

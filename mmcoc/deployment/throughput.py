@@ -1,14 +1,19 @@
-"""Inference throughput (images/s) at 224, fp32 and AMP, of the mmcoc classifiers beside
-mmpretrain's PoolFormer-S12 and torchvision's ResNet-50, each model in a process of its own.
+"""Inference throughput (images/s) at 224 of the mmcoc classifiers beside timm's
+PoolFormer-S24 and ResNet-50: fp32 and bfloat16, eager and compiled, each measurement in a
+process of its own.
 
-    python -m mmcoc.deployment.throughput [--device cuda] [--batch 64] [--reps 10]
+    python -m mmcoc.deployment.throughput [--device cuda] [--batch 256] [--reps 10]
         [--models NAME ...] [--dry-run]
 
 Throughput: ``batch / time`` of the fastest of ``--reps`` batches after ``--warmup`` ones
-(``torch.inference_mode``, eval mode, random weights; AMP: ``torch.autocast`` float16 on a GPU,
-bfloat16 on the CPU). The paper (Context Clusters, ICLR'23, on an A100) reports CoC tiny 518,
-small 513, medium 325 img/s. ``--dry-run``: batch 1 at 32 px, one rep, in one
-process (checks the script).
+(``torch.inference_mode``, eval mode, random weights; bf16: ``torch.autocast`` bfloat16;
+compiled: ``torch.compile`` with its defaults, compiled during the warm-up). For the
+Context-Cluster models (CoC, FEC) on a GPU, eager runs the clustering op's Triton kernels
+(``mmcoc/models/layers/fused_clustering.py``); the column "fp32, PyTorch op" turns them off
+(the A/B of the kernels). The paper (Context Clusters, ICLR'23, on an A100) reports CoC tiny
+518, small 513, medium 325 img/s. ``--dry-run``: batch 1 at 32 px, one rep, eager columns
+only (the models' compiling is tested in ``tests/deployment/test_compile.py``), in one process
+(checks the script).
 """
 import argparse
 import platform
@@ -27,35 +32,37 @@ MODELS = {
     'CoC-base-dim96': ('timm', 'coc_base_dim96'),
     'FEC-small': ('timm', 'fec_small'),
     'SecViT-T': ('timm', 'secvit_t'),
-    'PoolFormer-S12 (mmpretrain)': ('mmpretrain', 'poolformer-s12_3rdparty_32xb128_in1k'),
-    'ResNet-50 (torchvision)': ('torchvision', 'resnet50'),
+    'PoolFormer-S24 (timm)': ('timm', 'poolformer_s24'),
+    'ResNet-50 (timm)': ('timm', 'resnet50'),
 }
+# (column, bfloat16, compiled, the clustering op's Triton kernels)
+MODES = (('fp32', False, False, True), ('fp32 compiled', False, True, True),
+         ('bf16', True, False, True), ('bf16 compiled', True, True, True),
+         ('fp32, PyTorch op', False, False, False))
+FUSED_FAMILIES = ('CoC', 'FEC')
 
 
 def build(name):
-    source, key = MODELS[name]
-    if source == 'timm':
-        import timm
+    _, key = MODELS[name]
+    import timm
 
-        import mmcoc  # noqa: F401  (registers coc_*, fec_*, secvit_*)
-        return timm.create_model(key)
-    if source == 'mmpretrain':
-        from mmpretrain import get_model
-        return get_model(key, pretrained=False)
-    import torchvision
-    return getattr(torchvision.models, key)()
+    import mmcoc  # noqa: F401  (registers coc_*, fec_*, secvit_*)
+    return timm.create_model(key)
 
 
-def worker(queue, name, device, batch, size, reps, warmup, amp):
+def worker(queue, name, device, batch, size, reps, warmup, mode):
+    from mmcoc.models.layers.fused_clustering import fused_clustering
+    _, bf16, compiled, fused = mode
     torch.manual_seed(0)
     model = build(name).to(device).eval()
+    if compiled:
+        model = torch.compile(model)
     x = torch.randn(batch, 3, size, size, device=device)
     cuda = device.startswith('cuda')
-    dtype = torch.float16 if cuda else torch.bfloat16
 
     def step():
-        with torch.inference_mode(), torch.autocast(device.split(':')[0], dtype=dtype,
-                                                    enabled=amp):
+        with torch.inference_mode(), fused_clustering(fused), torch.autocast(
+                device.split(':')[0], dtype=torch.bfloat16, enabled=bf16):
             model(x)
         if cuda:
             torch.cuda.synchronize()
@@ -75,13 +82,13 @@ class _Box:
         self.value = value
 
 
-def measure(name, device, batch, size, reps, warmup, amp, spawn=True):
-    if not spawn:  # the dry run: every model in this process (one import, seconds each)
+def measure(name, device, batch, size, reps, warmup, mode, dry_run=False):
+    if dry_run:  # every model in this process (one import, seconds each)
         box = _Box()
-        worker(box, name, device, batch, size, reps, warmup, amp)
+        worker(box, name, device, batch, size, reps, warmup, mode)
         return box.value
     try:
-        return isolate(worker, name, device, batch, size, reps, warmup, amp)
+        return isolate(worker, name, device, batch, size, reps, warmup, mode)
     except RuntimeError:  # its traceback is printed above; the row says 'failed'
         return None
 
@@ -89,7 +96,7 @@ def measure(name, device, batch, size, reps, warmup, amp, spawn=True):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--batch', type=int, default=64)
+    parser.add_argument('--batch', type=int, default=256)
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--reps', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
@@ -107,17 +114,24 @@ def main(argv=None):
     print(f'# torch {torch.__version__}, {where}, batch {args.batch} x {args.size}x{args.size}, '
           f'inference, fastest of {args.reps} after {args.warmup} warm-up'
           f'{", DRY RUN" if args.dry_run else ""}\n')
-    print('| model | fp32 (img/s) | AMP (img/s) |\n|---|---|---|', flush=True)
+    print('| model | ' + ' | '.join(f'{m[0]} (img/s)' for m in MODES) + ' |\n|'
+          + '---|' * (len(MODES) + 1), flush=True)
     failed = []
     for name in args.models:
         cells = []
-        for amp in (False, True):
+        for mode in MODES:
+            if not mode[3] and not name.startswith(FUSED_FAMILIES):
+                cells.append('-')  # no clustering op to turn off
+                continue
+            if mode[2] and args.dry_run:
+                cells.append('(dry run)')
+                continue
             value = measure(name, args.device, args.batch, args.size, args.reps, args.warmup,
-                            amp, spawn=not args.dry_run)
+                            mode, dry_run=args.dry_run)
             cells.append('failed' if value is None else f'{value:.0f}')
             if value is None:
-                failed.append(f'{name} ({"AMP" if amp else "fp32"})')
-        print(f'| {name} | {cells[0]} | {cells[1]} |', flush=True)
+                failed.append(f'{name} ({mode[0]})')
+        print(f'| {name} | ' + ' | '.join(cells) + ' |', flush=True)
     if failed:
         raise SystemExit('failed: ' + ', '.join(failed))
 

@@ -3,8 +3,10 @@
 #   1. the test suite's CUDA-marked tests (tests/deployment/test_cuda.py): fp16 AMP training
 #      steps of the demo detector (Mask R-CNN) and segmentor (Semantic FPN) with finite losses;
 #      the clustering ops' (and tiny backbones') CUDA forward and backward against the CPU;
-#   2. the throughput table: images/s at 224, batch 64, fp32 and AMP (float16), every CoC
-#      variant, FEC-small, SecViT-T, mmpretrain's PoolFormer-S12, torchvision's ResNet-50.
+#      and the Triton kernels' tests (tests/models/layers/test_fused_clustering.py) compiled;
+#   2. the throughput table: images/s at 224, batch 256, fp32 and bf16, eager and compiled,
+#      every CoC variant, FEC-small, SecViT-T, timm's PoolFormer-S24 and ResNet-50; CoC and
+#      FEC also with the clustering op's Triton kernels off (fp32 eager), their A/B.
 # Everything it prints is also written to $OUT_DIR (default work_dirs/gpu_check).
 #
 #   bash tools/analysis_tools/gpu_check.sh             # on a machine with CUDA
@@ -53,7 +55,8 @@ if [[ $dry_run == 1 ]]; then
     "$PYTHON" -m pytest -q -p no:cacheprovider -m cuda tests/deployment/test_cuda.py \
         2>&1 | tail -n 3 | tee -a "$log"
 else
-    "$PYTHON" -m pytest -q -p no:cacheprovider -m cuda -rs 2>&1 | tail -n 25 | tee -a "$log"
+    "$PYTHON" -m pytest -q -p no:cacheprovider -m 'cuda or triton' -rs 2>&1 | tail -n 25 \
+        | tee -a "$log"
     status=${PIPESTATUS[0]}
     if [[ $status != 0 ]]; then echo "CUDA tests failed (exit $status)" | tee -a "$log"; fi
 fi

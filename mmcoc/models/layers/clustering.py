@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import fused_clustering
 from .assignment import RecordsAssignment
 from .tracing import exports_custom_ops, known_zero, records_autograd_function, traced_by_torch
 
@@ -148,20 +149,34 @@ def context_cluster(feats: torch.Tensor,
     # would overflow), clamped before the root for a finite gradient at 0.
     norms = x.to(torch.promote_types(x.dtype, torch.float32)).square().sum(2, keepdim=True)
     norms = norms.clamp_min(1e-24).sqrt()  # [G, N, 1]
-    # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
-    dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
-    with torch.no_grad():
-        sim = dots.div(norms).mul_(alpha).add_(beta).sigmoid_()  # in place: one buffer
-        if padded:
-            sim.view(-1, R, N, M).masked_fill_(~center_valid[:, :, None, :], -1.0)
-        assignment = sim.argmax(dim=-1)  # [G, N]; first of equal maxima, as torch.max
-        del sim
-    cos = dots.gather(2, assignment.unsqueeze(2)).div(norms).squeeze(2)  # [G, N]
+    fused = fused_clustering.applies(x) and not traced_by_torch()
+    if fused:  # the similarities and their argmax in registers, block by block
+        assignment = fused_clustering.assign(x, centers, norms, alpha, beta,
+                                             center_valid.reshape(R, M) if padded else None)
+        chosen = centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, c))  # [G, N, c]
+        cos = (x * chosen).sum(2).div(norms.squeeze(2))
+    else:
+        # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
+        dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
+        with torch.no_grad():
+            sim = dots.div(norms).mul_(alpha).add_(beta).sigmoid_()  # in place: one buffer
+            if padded:
+                sim.view(-1, R, N, M).masked_fill_(~center_valid[:, :, None, :], -1.0)
+            assignment = sim.argmax(dim=-1)  # [G, N]; first of equal maxima, as torch.max
+            del sim
+        cos = dots.gather(2, assignment.unsqueeze(2)).div(norms).squeeze(2)  # [G, N]
     sim = torch.sigmoid(beta + alpha * cos)
     if padded:
         point_mask = point_valid.reshape(1, R, N)
         sim = (sim.view(-1, R, N) * point_mask).view(G, N)
 
+    if fused:
+        out = fused_clustering.aggregate_dispatch(
+            v, sim.to(v.dtype), value_centers, assignment,
+            point_valid.reshape(R, N) if padded and normalizer == 'count' else None,
+            weighted=weighting == 'similarity', by_similarity=normalizer == 'similarity')
+        return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M,
+                       return_assignment)
     flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
     if normalizer == 'similarity':
         counts = None
@@ -176,7 +191,12 @@ def context_cluster(feats: torch.Tensor,
         out = clusters.index_select(0, args[3]) * args[1].unsqueeze(1)
     else:
         out = AggregateDispatch.apply(*args)
+    return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment)
 
+
+def _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment):
+    """The groups' points ``[G, N, d]`` (or ``[G * N, d]``) back as the ``[B, heads * d, H,
+    W]`` map, and the assignment as ``context_cluster`` returns it where asked for."""
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.
     out = out.view(B, heads, f, f, h, w, d).permute(0, 2, 4, 3, 5, 1, 6)
@@ -185,8 +205,9 @@ def context_cluster(feats: torch.Tensor,
         out = out[:, :, :H, :W]
     if not return_assignment:
         return out
-    assignment = assignment.view(B, heads, R, N).view(B, heads, f, f, h, w)
-    assignment = assignment + (torch.arange(R, device=feats.device) * M).view(1, 1, f, f, 1, 1)
+    R = f * f
+    assignment = assignment.view(B, heads, R, h * w).view(B, heads, f, f, h, w)
+    assignment = assignment + (torch.arange(R, device=out.device) * M).view(1, 1, f, f, 1, 1)
     assignment = assignment.permute(0, 1, 2, 4, 3, 5).reshape(B, heads, h * f, w * f)
     return out, assignment[:, :, :H, :W]
 

@@ -1,0 +1,256 @@
+"""The Context-Cluster op's assignment, aggregation and dispatch as Triton kernels (CUDA).
+
+``context_cluster`` (``clustering.py``) hands its groups (one per head and region) to these
+kernels on a CUDA device where Triton is installed, eagerly (``torch.compile`` and
+``torch.export`` trace the PyTorch formulation); on the CPU nothing changes. One program per
+group (the region-local part of the op) or per block of its points:
+
+- ``assign``: each point's cosine similarity to every center of its group, the similarity
+  ``sigmoid(beta + alpha * cos)`` and its argmax, computed block by block in registers: no
+  ``[groups, points, centers]`` tensor is written (the PyTorch path writes one for the argmax).
+- ``aggregate_dispatch``: per group, the cluster sums of the member points (one pass over the
+  group's values, as one-hot products in registers), the cluster features
+  ``(v_center + sum) / (1 + sum(s) or 1 + |cluster|)``, and each point's ``s_n * g_{k(n)}``;
+  its backward is one kernel as well (the math of ``clustering.AggregateDispatch.backward``).
+
+The numbers are the PyTorch formulation's up to the order of float32 sums (an argmax within
+rounding of a tie may pick the other center, as between any two kernels).
+``TRITON_INTERPRET=1`` runs the kernels on CPU tensors (the tests do so); ``fused_clustering
+(False)`` turns them off where they would run (the benchmarks' A/B).
+"""
+import contextlib
+import contextvars
+
+import torch
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # a CPU-only torch comes without Triton
+    triton = None
+
+_ENABLED = contextvars.ContextVar('mmcoc_fused_clustering', default=True)
+# points per block: the one-hot products need at least 16 rows, columns and depth (tl.dot)
+BLOCK_N = 32
+
+
+@contextlib.contextmanager
+def fused_clustering(enabled: bool):
+    """Within the block, let ``context_cluster`` use the Triton kernels where it can
+    (``True``, the default) or not."""
+    token = _ENABLED.set(enabled)
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
+def applies(*tensors: torch.Tensor) -> bool:
+    """Whether the fused kernels serve these tensors: Triton installed, CUDA tensors, not
+    turned off."""
+    return triton is not None and _ENABLED.get() and all(t.is_cuda for t in tensors)
+
+
+def _block(size: int) -> int:
+    return max(16, triton.next_power_of_2(size))
+
+
+if triton is not None:
+
+    @triton.jit
+    def _assign_kernel(x_ptr, centers_ptr, norms_ptr, alpha_ptr, beta_ptr, center_valid_ptr,
+                       assign_ptr, N, M, C, R, HAS_VALID: tl.constexpr, BLOCK_N: tl.constexpr,
+                       BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
+        g = tl.program_id(0)
+        n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+        m = tl.arange(0, BLOCK_M)
+        c = tl.arange(0, BLOCK_C)
+        in_n, in_m, in_c = n < N, m < M, c < C
+        x = tl.load(x_ptr + g * N * C + n[:, None] * C + c[None, :],
+                    mask=in_n[:, None] & in_c[None, :], other=0.).to(tl.float32)
+        centers = tl.load(centers_ptr + g * M * C + m[:, None] * C + c[None, :],
+                          mask=in_m[:, None] & in_c[None, :], other=0.).to(tl.float32)
+        dots = tl.dot(x, tl.trans(centers), input_precision='ieee')  # [BLOCK_N, BLOCK_M]
+        norms = tl.load(norms_ptr + g * N + n, mask=in_n, other=1.).to(tl.float32)
+        alpha = tl.load(alpha_ptr).to(tl.float32)
+        beta = tl.load(beta_ptr).to(tl.float32)
+        # the PyTorch path's order: dots / norm * alpha + beta, then the sigmoid
+        sim = tl.sigmoid(dots / norms[:, None] * alpha + beta)
+        valid = in_m
+        if HAS_VALID:  # a center whose window holds no real point is never chosen
+            valid = valid & (tl.load(center_valid_ptr + (g % R) * M + m, mask=in_m,
+                                     other=0) != 0)
+        sim = tl.where(valid[None, :], sim, -1.)
+        tl.store(assign_ptr + g * N + n, tl.argmax(sim, 1, tie_break_left=True), mask=in_n)
+
+    @triton.jit
+    def _aggregate_dispatch_kernel(v_ptr, s_ptr, value_centers_ptr, assign_ptr, members_ptr,
+                                   out_ptr, clusters_ptr, denom_ptr, N, M, D, R,
+                                   WEIGHTED: tl.constexpr, BY_SIMILARITY: tl.constexpr,
+                                   HAS_MEMBERS: tl.constexpr, BLOCK_N: tl.constexpr,
+                                   BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
+        g = tl.program_id(0)
+        m = tl.arange(0, BLOCK_M)
+        d = tl.arange(0, BLOCK_D)
+        in_m, in_d = m < M, d < D
+        numer = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        denom = tl.zeros([BLOCK_M], tl.float32)
+        for start in range(0, N, BLOCK_N):
+            n = start + tl.arange(0, BLOCK_N)
+            in_n = n < N
+            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
+            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
+            v = tl.load(v_ptr + g * N * D + n[:, None] * D + d[None, :],
+                        mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
+            onehot = (k[:, None] == m[None, :]).to(tl.float32)  # [BLOCK_N, BLOCK_M]
+            if WEIGHTED:
+                v = v * s[:, None]
+            numer += tl.dot(tl.trans(onehot), v, input_precision='ieee')
+            if BY_SIMILARITY:
+                denom += tl.sum(onehot * s[:, None], 0)
+            else:
+                if HAS_MEMBERS:
+                    member = tl.load(members_ptr + (g % R) * N + n, mask=in_n,
+                                     other=0.).to(tl.float32)
+                else:
+                    member = in_n.to(tl.float32)
+                denom += tl.sum(onehot * member[:, None], 0)
+        denom += 1.
+        centers = tl.load(value_centers_ptr + g * M * D + m[:, None] * D + d[None, :],
+                          mask=in_m[:, None] & in_d[None, :], other=0.).to(tl.float32)
+        clusters = (centers + numer) / denom[:, None]
+        tl.store(clusters_ptr + g * M * D + m[:, None] * D + d[None, :], clusters,
+                 mask=in_m[:, None] & in_d[None, :])
+        tl.store(denom_ptr + g * M + m, denom, mask=in_m)
+        for start in range(0, N, BLOCK_N):
+            n = start + tl.arange(0, BLOCK_N)
+            in_n = n < N
+            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
+            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
+            onehot = (k[:, None] == m[None, :]).to(tl.float32)
+            out = tl.dot(onehot, clusters, input_precision='ieee') * s[:, None]
+            tl.store(out_ptr + g * N * D + n[:, None] * D + d[None, :], out,
+                     mask=in_n[:, None] & in_d[None, :])
+
+    @triton.jit
+    def _aggregate_dispatch_backward_kernel(grad_ptr, v_ptr, s_ptr, assign_ptr, clusters_ptr,
+                                            denom_ptr, grad_v_ptr, grad_s_ptr,
+                                            grad_centers_ptr, N, M, D,
+                                            WEIGHTED: tl.constexpr,
+                                            BY_SIMILARITY: tl.constexpr,
+                                            BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr,
+                                            BLOCK_D: tl.constexpr):
+        g = tl.program_id(0)
+        m = tl.arange(0, BLOCK_M)
+        d = tl.arange(0, BLOCK_D)
+        in_m, in_d = m < M, d < D
+        grad_clusters = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        for start in range(0, N, BLOCK_N):
+            n = start + tl.arange(0, BLOCK_N)
+            in_n = n < N
+            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
+            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
+            grad = tl.load(grad_ptr + g * N * D + n[:, None] * D + d[None, :],
+                           mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
+            onehot = (k[:, None] == m[None, :]).to(tl.float32)
+            grad_clusters += tl.dot(tl.trans(onehot), grad * s[:, None], input_precision='ieee')
+        clusters = tl.load(clusters_ptr + g * M * D + m[:, None] * D + d[None, :],
+                           mask=in_m[:, None] & in_d[None, :], other=0.)
+        denom = tl.load(denom_ptr + g * M + m, mask=in_m, other=1.)
+        grad_numer = grad_clusters / denom[:, None]  # = the gradient of the value centers
+        tl.store(grad_centers_ptr + g * M * D + m[:, None] * D + d[None, :], grad_numer,
+                 mask=in_m[:, None] & in_d[None, :])
+        grad_denom = -tl.sum(grad_clusters * clusters, 1) / denom
+        for start in range(0, N, BLOCK_N):
+            n = start + tl.arange(0, BLOCK_N)
+            in_n = n < N
+            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
+            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
+            grad = tl.load(grad_ptr + g * N * D + n[:, None] * D + d[None, :],
+                           mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
+            onehot = (k[:, None] == m[None, :]).to(tl.float32)
+            grad_s = tl.sum(tl.dot(onehot, clusters, input_precision='ieee') * grad, 1)
+            spread = tl.dot(onehot, grad_numer, input_precision='ieee')
+            if WEIGHTED:
+                v = tl.load(v_ptr + g * N * D + n[:, None] * D + d[None, :],
+                            mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
+                grad_s += tl.sum(spread * v, 1)
+                spread = spread * s[:, None]
+            if BY_SIMILARITY:
+                grad_s += tl.sum(onehot * grad_denom[None, :], 1)
+            tl.store(grad_v_ptr + g * N * D + n[:, None] * D + d[None, :], spread,
+                     mask=in_n[:, None] & in_d[None, :])
+            tl.store(grad_s_ptr + g * N + n, grad_s, mask=in_n)
+
+
+def assign(x: torch.Tensor, centers: torch.Tensor, norms: torch.Tensor, alpha: torch.Tensor,
+           beta: torch.Tensor, center_valid=None) -> torch.Tensor:
+    """Each point's most similar center, ``[G, N]`` (long): ``x`` ``[G, N, c]`` points,
+    ``centers`` ``[G, M, c]`` (normalised), ``norms`` ``[G, N(, 1)]`` the points' norms;
+    ``center_valid`` ``[R, M]``, the centers that may be chosen in each of the ``R`` regions
+    (group ``g`` is in region ``g % R``), or None for all."""
+    G, N, C = x.shape
+    M = centers.shape[1]
+    x, centers = x.detach().contiguous(), centers.detach().contiguous()
+    norms = norms.detach().reshape(G, N).contiguous()
+    out = torch.empty(G, N, dtype=torch.int32, device=x.device)
+    has_valid = center_valid is not None
+    valid = center_valid.reshape(-1, M).to(torch.int8).contiguous() if has_valid else out
+    R = valid.shape[0] if has_valid else 1
+    _assign_kernel[(G, triton.cdiv(N, BLOCK_N))](
+        x, centers, norms, alpha.detach(), beta.detach(), valid, out, N, M, C, R,
+        HAS_VALID=has_valid, BLOCK_N=BLOCK_N, BLOCK_M=_block(M), BLOCK_C=_block(C))
+    return out.long()
+
+
+class FusedAggregateDispatch(torch.autograd.Function):
+    """``clustering.AggregateDispatch`` per group, in the kernels above: ``v`` ``[G, N, d]``,
+    ``s`` ``[G, N]``, ``value_centers`` ``[G, M, d]``, ``assignment`` ``[G, N]`` (a center of
+    the point's own group); ``members`` ``[R, N]`` (which points count in ``1 + |cluster|``,
+    region ``g % R``) or None for all."""
+
+    @staticmethod
+    def forward(ctx, v, s, value_centers, assignment, members, weighted, by_similarity):
+        G, N, D = v.shape
+        M = value_centers.shape[1]
+        v, s = v.contiguous(), s.contiguous()
+        assignment = assignment.to(torch.int32).contiguous()
+        out = torch.empty(G, N, D, dtype=torch.float32, device=v.device)
+        clusters = torch.empty(G, M, D, dtype=torch.float32, device=v.device)
+        denom = torch.empty(G, M, dtype=torch.float32, device=v.device)
+        has_members = members is not None
+        member_rows = members.reshape(-1, N).contiguous() if has_members else s
+        R = member_rows.shape[0] if has_members else 1
+        _aggregate_dispatch_kernel[(G, )](
+            v, s, value_centers.contiguous(), assignment, member_rows, out, clusters, denom,
+            N, M, D, R, WEIGHTED=weighted, BY_SIMILARITY=by_similarity,
+            HAS_MEMBERS=has_members, BLOCK_N=BLOCK_N, BLOCK_M=_block(M), BLOCK_D=_block(D))
+        ctx.save_for_backward(v, s, assignment, clusters, denom)
+        ctx.flags = (weighted, by_similarity)
+        ctx.dtypes = (v.dtype, s.dtype, value_centers.dtype)
+        return out.to(v.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        v, s, assignment, clusters, denom = ctx.saved_tensors
+        weighted, by_similarity = ctx.flags
+        G, N, D = v.shape
+        M = clusters.shape[1]
+        grad_v = torch.empty(G, N, D, dtype=torch.float32, device=v.device)
+        grad_s = torch.empty(G, N, dtype=torch.float32, device=v.device)
+        grad_centers = torch.empty(G, M, D, dtype=torch.float32, device=v.device)
+        _aggregate_dispatch_backward_kernel[(G, )](
+            grad.contiguous(), v, s, assignment, clusters, denom, grad_v, grad_s, grad_centers,
+            N, M, D, WEIGHTED=weighted, BY_SIMILARITY=by_similarity, BLOCK_N=BLOCK_N,
+            BLOCK_M=_block(M), BLOCK_D=_block(D))
+        v_dtype, s_dtype, centers_dtype = ctx.dtypes
+        return (grad_v.to(v_dtype), grad_s.to(s_dtype), grad_centers.to(centers_dtype), None,
+                None, None, None)
+
+
+def aggregate_dispatch(v, s, value_centers, assignment, members=None, weighted=True,
+                       by_similarity=True) -> torch.Tensor:
+    """``[G, N, d]``: ``s_n * g_{k(n)}`` of each point (see ``FusedAggregateDispatch``)."""
+    return FusedAggregateDispatch.apply(v, s, value_centers, assignment, members, weighted,
+                                        by_similarity)
