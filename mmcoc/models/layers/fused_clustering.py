@@ -58,6 +58,27 @@ def _block(size: int) -> int:
 if triton is not None:
 
     @triton.jit
+    def _rows(ptr, g, rows, cols, ROWS, COLS):
+        """Rows ``rows`` of group ``g`` of a ``[G, ROWS, COLS]`` tensor, float32, zero outside
+        it."""
+        return tl.load(ptr + g * ROWS * COLS + rows[:, None] * COLS + cols[None, :],
+                       mask=(rows[:, None] < ROWS) & (cols[None, :] < COLS),
+                       other=0.).to(tl.float32)
+
+    @triton.jit
+    def _store_rows(ptr, value, g, rows, cols, ROWS, COLS):
+        tl.store(ptr + g * ROWS * COLS + rows[:, None] * COLS + cols[None, :], value,
+                 mask=(rows[:, None] < ROWS) & (cols[None, :] < COLS))
+
+    @triton.jit
+    def _members(assign_ptr, s_ptr, g, n, m, N):
+        """Points ``n`` of group ``g``: their one-hot assignment ``[BLOCK_N, BLOCK_M]`` (none
+        outside the group) and their similarities."""
+        k = tl.load(assign_ptr + g * N + n, mask=n < N, other=-1)
+        s = tl.load(s_ptr + g * N + n, mask=n < N, other=0.).to(tl.float32)
+        return (k[:, None] == m[None, :]).to(tl.float32), s
+
+    @triton.jit
     def _assign_kernel(x_ptr, centers_ptr, norms_ptr, alpha_ptr, beta_ptr, center_valid_ptr,
                        assign_ptr, N, M, C, R, HAS_VALID: tl.constexpr, BLOCK_N: tl.constexpr,
                        BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
@@ -65,23 +86,20 @@ if triton is not None:
         n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
         m = tl.arange(0, BLOCK_M)
         c = tl.arange(0, BLOCK_C)
-        in_n, in_m, in_c = n < N, m < M, c < C
-        x = tl.load(x_ptr + g * N * C + n[:, None] * C + c[None, :],
-                    mask=in_n[:, None] & in_c[None, :], other=0.).to(tl.float32)
-        centers = tl.load(centers_ptr + g * M * C + m[:, None] * C + c[None, :],
-                          mask=in_m[:, None] & in_c[None, :], other=0.).to(tl.float32)
+        x = _rows(x_ptr, g, n, c, N, C)
+        centers = _rows(centers_ptr, g, m, c, M, C)
         dots = tl.dot(x, tl.trans(centers), input_precision='ieee')  # [BLOCK_N, BLOCK_M]
-        norms = tl.load(norms_ptr + g * N + n, mask=in_n, other=1.).to(tl.float32)
+        norms = tl.load(norms_ptr + g * N + n, mask=n < N, other=1.).to(tl.float32)
         alpha = tl.load(alpha_ptr).to(tl.float32)
         beta = tl.load(beta_ptr).to(tl.float32)
         # the PyTorch path's order: dots / norm * alpha + beta, then the sigmoid
         sim = tl.sigmoid(dots / norms[:, None] * alpha + beta)
-        valid = in_m
+        valid = m < M
         if HAS_VALID:  # a center whose window holds no real point is never chosen
-            valid = valid & (tl.load(center_valid_ptr + (g % R) * M + m, mask=in_m,
+            valid = valid & (tl.load(center_valid_ptr + (g % R) * M + m, mask=m < M,
                                      other=0) != 0)
         sim = tl.where(valid[None, :], sim, -1.)
-        tl.store(assign_ptr + g * N + n, tl.argmax(sim, 1, tie_break_left=True), mask=in_n)
+        tl.store(assign_ptr + g * N + n, tl.argmax(sim, 1, tie_break_left=True), mask=n < N)
 
     @triton.jit
     def _aggregate_dispatch_kernel(v_ptr, s_ptr, value_centers_ptr, assign_ptr, members_ptr,
@@ -92,17 +110,12 @@ if triton is not None:
         g = tl.program_id(0)
         m = tl.arange(0, BLOCK_M)
         d = tl.arange(0, BLOCK_D)
-        in_m, in_d = m < M, d < D
         numer = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         denom = tl.zeros([BLOCK_M], tl.float32)
         for start in range(0, N, BLOCK_N):
             n = start + tl.arange(0, BLOCK_N)
-            in_n = n < N
-            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
-            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
-            v = tl.load(v_ptr + g * N * D + n[:, None] * D + d[None, :],
-                        mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
-            onehot = (k[:, None] == m[None, :]).to(tl.float32)  # [BLOCK_N, BLOCK_M]
+            onehot, s = _members(assign_ptr, s_ptr, g, n, m, N)
+            v = _rows(v_ptr, g, n, d, N, D)
             if WEIGHTED:
                 v = v * s[:, None]
             numer += tl.dot(tl.trans(onehot), v, input_precision='ieee')
@@ -110,27 +123,20 @@ if triton is not None:
                 denom += tl.sum(onehot * s[:, None], 0)
             else:
                 if HAS_MEMBERS:
-                    member = tl.load(members_ptr + (g % R) * N + n, mask=in_n,
+                    member = tl.load(members_ptr + (g % R) * N + n, mask=n < N,
                                      other=0.).to(tl.float32)
                 else:
-                    member = in_n.to(tl.float32)
+                    member = (n < N).to(tl.float32)
                 denom += tl.sum(onehot * member[:, None], 0)
         denom += 1.
-        centers = tl.load(value_centers_ptr + g * M * D + m[:, None] * D + d[None, :],
-                          mask=in_m[:, None] & in_d[None, :], other=0.).to(tl.float32)
-        clusters = (centers + numer) / denom[:, None]
-        tl.store(clusters_ptr + g * M * D + m[:, None] * D + d[None, :], clusters,
-                 mask=in_m[:, None] & in_d[None, :])
-        tl.store(denom_ptr + g * M + m, denom, mask=in_m)
+        clusters = (_rows(value_centers_ptr, g, m, d, M, D) + numer) / denom[:, None]
+        _store_rows(clusters_ptr, clusters, g, m, d, M, D)
+        tl.store(denom_ptr + g * M + m, denom, mask=m < M)
         for start in range(0, N, BLOCK_N):
             n = start + tl.arange(0, BLOCK_N)
-            in_n = n < N
-            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
-            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
-            onehot = (k[:, None] == m[None, :]).to(tl.float32)
+            onehot, s = _members(assign_ptr, s_ptr, g, n, m, N)
             out = tl.dot(onehot, clusters, input_precision='ieee') * s[:, None]
-            tl.store(out_ptr + g * N * D + n[:, None] * D + d[None, :], out,
-                     mask=in_n[:, None] & in_d[None, :])
+            _store_rows(out_ptr, out, g, n, d, N, D)
 
     @triton.jit
     def _aggregate_dispatch_backward_kernel(grad_ptr, v_ptr, s_ptr, assign_ptr, clusters_ptr,
@@ -143,44 +149,30 @@ if triton is not None:
         g = tl.program_id(0)
         m = tl.arange(0, BLOCK_M)
         d = tl.arange(0, BLOCK_D)
-        in_m, in_d = m < M, d < D
         grad_clusters = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         for start in range(0, N, BLOCK_N):
             n = start + tl.arange(0, BLOCK_N)
-            in_n = n < N
-            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
-            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
-            grad = tl.load(grad_ptr + g * N * D + n[:, None] * D + d[None, :],
-                           mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
-            onehot = (k[:, None] == m[None, :]).to(tl.float32)
+            onehot, s = _members(assign_ptr, s_ptr, g, n, m, N)
+            grad = _rows(grad_ptr, g, n, d, N, D)
             grad_clusters += tl.dot(tl.trans(onehot), grad * s[:, None], input_precision='ieee')
-        clusters = tl.load(clusters_ptr + g * M * D + m[:, None] * D + d[None, :],
-                           mask=in_m[:, None] & in_d[None, :], other=0.)
-        denom = tl.load(denom_ptr + g * M + m, mask=in_m, other=1.)
+        clusters = _rows(clusters_ptr, g, m, d, M, D)
+        denom = tl.load(denom_ptr + g * M + m, mask=m < M, other=1.)
         grad_numer = grad_clusters / denom[:, None]  # = the gradient of the value centers
-        tl.store(grad_centers_ptr + g * M * D + m[:, None] * D + d[None, :], grad_numer,
-                 mask=in_m[:, None] & in_d[None, :])
+        _store_rows(grad_centers_ptr, grad_numer, g, m, d, M, D)
         grad_denom = -tl.sum(grad_clusters * clusters, 1) / denom
         for start in range(0, N, BLOCK_N):
             n = start + tl.arange(0, BLOCK_N)
-            in_n = n < N
-            k = tl.load(assign_ptr + g * N + n, mask=in_n, other=-1)
-            s = tl.load(s_ptr + g * N + n, mask=in_n, other=0.).to(tl.float32)
-            grad = tl.load(grad_ptr + g * N * D + n[:, None] * D + d[None, :],
-                           mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
-            onehot = (k[:, None] == m[None, :]).to(tl.float32)
+            onehot, s = _members(assign_ptr, s_ptr, g, n, m, N)
+            grad = _rows(grad_ptr, g, n, d, N, D)
             grad_s = tl.sum(tl.dot(onehot, clusters, input_precision='ieee') * grad, 1)
             spread = tl.dot(onehot, grad_numer, input_precision='ieee')
             if WEIGHTED:
-                v = tl.load(v_ptr + g * N * D + n[:, None] * D + d[None, :],
-                            mask=in_n[:, None] & in_d[None, :], other=0.).to(tl.float32)
-                grad_s += tl.sum(spread * v, 1)
+                grad_s += tl.sum(spread * _rows(v_ptr, g, n, d, N, D), 1)
                 spread = spread * s[:, None]
             if BY_SIMILARITY:
                 grad_s += tl.sum(onehot * grad_denom[None, :], 1)
-            tl.store(grad_v_ptr + g * N * D + n[:, None] * D + d[None, :], spread,
-                     mask=in_n[:, None] & in_d[None, :])
-            tl.store(grad_s_ptr + g * N + n, grad_s, mask=in_n)
+            _store_rows(grad_v_ptr, spread, g, n, d, N, D)
+            tl.store(grad_s_ptr + g * N + n, grad_s, mask=n < N)
 
 
 def assign(x: torch.Tensor, centers: torch.Tensor, norms: torch.Tensor, alpha: torch.Tensor,
