@@ -149,7 +149,7 @@ def context_cluster(feats: torch.Tensor,
     # would overflow), clamped before the root for a finite gradient at 0.
     norms = x.to(torch.promote_types(x.dtype, torch.float32)).square().sum(2, keepdim=True)
     norms = norms.clamp_min(1e-24).sqrt()  # [G, N, 1]
-    fused = fused_clustering.applies(x) and not traced_by_torch()
+    fused = fused_clustering.applies(x)
     if fused:  # the similarities and their argmax in registers, block by block
         assignment = fused_clustering.assign(x, centers, norms, alpha, beta,
                                              center_valid.reshape(R, M) if padded else None)

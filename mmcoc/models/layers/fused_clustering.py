@@ -23,6 +23,8 @@ import contextvars
 
 import torch
 
+from .tracing import traced_by_torch
+
 try:
     import triton
     import triton.language as tl
@@ -47,8 +49,10 @@ def fused_clustering(enabled: bool):
 
 def applies(*tensors: torch.Tensor) -> bool:
     """Whether the fused kernels serve these tensors: Triton installed, CUDA tensors, not
-    turned off."""
-    return triton is not None and _ENABLED.get() and all(t.is_cuda for t in tensors)
+    turned off, run eagerly (torch.compile and torch.export trace the PyTorch formulation, and
+    TorchScript's tracing would not record a kernel launch)."""
+    return (triton is not None and _ENABLED.get() and all(t.is_cuda for t in tensors)
+            and not (traced_by_torch() or torch.jit.is_tracing()))
 
 
 def _block(size: int) -> int:

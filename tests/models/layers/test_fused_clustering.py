@@ -134,3 +134,7 @@ def test_cuda_tensors_take_the_kernels_unless_turned_off(monkeypatch):
         context_cluster(x, x, torch.ones(1, device='cuda'), torch.zeros(1, device='cuda'), 2,
                         2, 2)
     assert calls == [1]
+    # TorchScript's tracing records no kernel launch: it traces the PyTorch formulation
+    torch.jit.trace(lambda t: context_cluster(t, t, torch.ones(1, device='cuda'),
+                                              torch.zeros(1, device='cuda'), 2, 2, 2), x)
+    assert calls == [1]
