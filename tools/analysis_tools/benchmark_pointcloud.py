@@ -5,11 +5,14 @@ Each model (``mmcoc.PointMLP`` + ``mmcoc.PointMLPClsHead``, the official setting
 random weights, train mode) runs in a process of its own on a batch of random clouds; the
 time is the fastest of ``--reps`` forward+backward passes after a warm-up, the peak memory the
 resident-set high-water mark above the loaded model (CPU) or ``torch.cuda.max_memory_allocated``
-(GPU). Prints a markdown table; on the CPU a second one times furthest-point sampling and kNN
-(the first stage's) against brute force on one batch and checks they agree.
+(GPU). With ``--rounds N`` the models take turns N times, each turn a fresh process, so that a
+machine whose speed drifts slows both alike; the table gives the fastest time and the highest
+peak of each, and both as ratios to PointMLP. Prints a markdown table; on the CPU a second one
+times furthest-point sampling and kNN (the first stage's) against brute force on one batch and
+checks they agree.
 
     python tools/analysis_tools/benchmark_pointcloud.py [--batch 32] [--points 1024] [--reps 3]
-        [--device cpu|cuda]
+        [--rounds 1] [--device cpu|cuda]
 """
 import argparse
 import platform
@@ -101,21 +104,36 @@ def sampling_rows(batch: int, points: int):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--batch', type=cli.positive_int, default=32)
+    parser.add_argument('--batch', type=cli.int_range(2, 1 << 16), default=32,
+                        help='clouds per step (at least 2: batch norm in train mode)')
     parser.add_argument('--points', type=cli.int_range(32, 1 << 20), default=1024)
     parser.add_argument('--reps', type=cli.positive_int, default=3, help='timed steps per model')
+    parser.add_argument('--rounds', type=cli.positive_int, default=1,
+                        help='turns per model, alternating, each in a fresh process')
     parser.add_argument('--device', type=cli.device, default='cpu', help='cpu or cuda[:N]')
     args = parser.parse_args()
     where = torch.cuda.get_device_name() if args.device == 'cuda' else \
         f'CPU, {torch.get_num_threads()} threads'
     print(f'# torch {torch.__version__}, {platform.machine()}, {where}, fp32, train mode, '
           f'batches of {args.batch} x {args.points} points, forward + backward, fastest of '
-          f'{args.reps} after a warm-up\n')
-    print('| model | params (M) | fwd+bwd (s) | clouds/s | peak (MiB) |\n|---|---|---|---|---|')
-    for name in MODELS:
-        res = isolate(worker, name, args.batch, args.points, args.reps, args.device)
+          f'{args.reps} after a warm-up, {args.rounds} alternating round(s)\n')
+    runs = {name: [] for name in MODELS}
+    for round_ in range(args.rounds):
+        for name in MODELS:
+            runs[name].append(isolate(worker, name, args.batch, args.points, args.reps,
+                                      args.device))
+            print(f"round {round_ + 1}: {name} {runs[name][-1]['time']:.3f} s, "
+                  f"{runs[name][-1]['peak']:.0f} MiB", flush=True)
+    best = {name: dict(time=min(r['time'] for r in rs), peak=max(r['peak'] for r in rs),
+                       params=rs[0]['params']) for name, rs in runs.items()}
+    base = best['PointMLP']
+    print('\n| model | params (M) | fwd+bwd (s) | clouds/s | peak (MiB) | time / PointMLP | '
+          'peak / PointMLP |\n|---|---|---|---|---|---|---|')
+    for name, res in best.items():
         print(f"| {name} | {res['params'] / 1e6:.2f} | {res['time']:.3f} | "
-              f"{args.batch / res['time']:.1f} | {res['peak']:.0f} |", flush=True)
+              f"{args.batch / res['time']:.1f} | {res['peak']:.0f} | "
+              f"{res['time'] / base['time']:.2f}x | {res['peak'] / base['peak']:.2f}x |",
+              flush=True)
     if args.device == 'cpu':
         print(f'\n| op (batch {args.batch}, CPU) | mmcoc (s) | brute force (s) | speed-up | '
               'same result |\n|---|---|---|---|---|')

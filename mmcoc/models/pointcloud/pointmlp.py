@@ -30,6 +30,7 @@ from mmengine.model import BaseModule
 from mmcoc.registry import MODELS
 
 from ..layers.clustering import check_normalizer
+from ..layers.tracing import is_fx_tracing, traced_by_torch
 from .ops import furthest_point_sample, gather_points, knn_query
 
 
@@ -46,8 +47,55 @@ class ConvBNReLU1D(nn.Module):
         return act(norm(F.linear(x, conv.weight.squeeze(-1), conv.bias)))
 
 
+class GroupOffset:
+    """Rows ``x + offset`` kept factored: the offset of row ``n`` of group ``g`` is
+    ``weights[g, n] @ vectors[g] + bias`` (``[G, k, r] @ [G, r, C]``, ``r`` much smaller than
+    ``k``).
+
+    A context cluster's output is such an offset (one vector per head, and ``fc2``'s bias), and
+    the residual MLP after it needs ``x + offset`` only twice: through its first linear map and
+    in its residual sum. A linear map of a factored offset is the map of its few vectors and its
+    bias, so neither place forms ``x + offset`` as a tensor that autograd keeps: the block saves
+    ``x``, which the layer before it saves anyway.
+    """
+
+    def __init__(self, weights: torch.Tensor, vectors: torch.Tensor, bias: torch.Tensor):
+        self.weights, self.vectors, self.bias = weights, vectors, bias
+
+    def linear(self, x: torch.Tensor, weight: torch.Tensor,
+               bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``F.linear(x + offset, weight, bias)``, rows ``[G * k, C]``."""
+        G, k, _ = self.weights.shape
+        mapped = GroupOffset(self.weights, torch.matmul(self.vectors, weight.t()),
+                             F.linear(self.bias, weight, bias))
+        # matmul's product is a tensor of its own (F.linear's with a bias is a view of one),
+        # so the offset goes in in place
+        y = torch.matmul(x.view(G, k, -1), weight.t())
+        return y.baddbmm_(*mapped._with_bias(y.dtype)).view(G * k, -1)
+
+    def add_to(self, rows: torch.Tensor) -> torch.Tensor:
+        """``rows + offset``, rows ``[G * k, C]``."""
+        G, k, _ = self.weights.shape
+        return torch.baddbmm(rows.view(G, k, -1), *self._with_bias(rows.dtype)).view(G * k, -1)
+
+    def add_relu(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``relu(y + x + offset)`` as one new tensor: a residual block's output."""
+        G, k, _ = self.weights.shape
+        out = torch.add(y.view(G, k, -1), x.view(G, k, -1))
+        return out.baddbmm_(*self._with_bias(out.dtype)).relu_().view(G * k, -1)
+
+    def _with_bias(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The bias as one more column of weights (ones) and vectors: one batched product (in
+        ``dtype``, the target's: under autocast the parts can differ)."""
+        G, k, _ = self.weights.shape
+        return (torch.cat([self.weights.to(dtype), self.weights.new_ones(G, k, 1, dtype=dtype)],
+                          -1),
+                torch.cat([self.vectors.to(dtype), self.bias.to(dtype).expand(G, 1, -1)], 1))
+
+
 class ConvBNReLURes1D(nn.Module):
-    """Residual point MLP on rows: ``relu(bn(conv(relu(bn(conv(x))))) + x)``."""
+    """Residual point MLP on rows: ``relu(bn(conv(relu(bn(conv(x))))) + x)``; with a
+    ``GroupOffset``, of the rows ``x + offset``."""
 
     def __init__(self, channels: int, res_expansion: float = 1.0, bias: bool = False):
         super().__init__()
@@ -57,23 +105,84 @@ class ConvBNReLURes1D(nn.Module):
         self.net2 = nn.Sequential(nn.Conv1d(hidden, channels, 1, bias=bias),
                                   nn.BatchNorm1d(channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, offset: Optional[GroupOffset] = None) -> torch.Tensor:
         conv1, norm1, act = self.net1
         conv2, norm2 = self.net2
-        y = act(norm1(F.linear(x, conv1.weight.squeeze(-1), conv1.bias)))
+        weight1 = conv1.weight.squeeze(-1)
+        y = F.linear(x, weight1, conv1.bias) if offset is None else \
+            offset.linear(x, weight1, conv1.bias)
+        y = act(norm1(y))
         y = norm2(F.linear(y, conv2.weight.squeeze(-1), conv2.bias))
-        return F.relu(y + x, inplace=True)
+        return F.relu(y + x, inplace=True) if offset is None else offset.add_relu(y, x)
 
 
-def group_similarity(feats: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor
-                     ) -> torch.Tensor:
-    """``sigmoid(beta + alpha * cos(point, center))`` of every point of every group,
-    ``feats`` ``[G, k, heads, c]`` -> ``[G, k, heads]``; a group's center is its mean."""
-    center = F.normalize(feats.mean(1), dim=-1)  # [G, heads, c]
-    # the points' products with their center, over their norms: no normalised copy of them
-    dots = torch.matmul(feats.transpose(1, 2), center.unsqueeze(-1)).squeeze(-1)  # [G, E, k]
-    norms = torch.linalg.vector_norm(feats, dim=-1).clamp_min(1e-12)  # [G, k, E]
-    return torch.sigmoid(beta + alpha * dots.transpose(1, 2) / norms)
+def group_weights(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                  alpha: torch.Tensor, beta: torch.Tensor, heads: int):
+    """``fc1``, every point's similarity to its group's center and ``fc_v``'s input per group:
+    ``x [G, k, C] -> sim [G, k, heads], inputs [G, heads, C]``, and the intermediates that
+    ``GroupWeights``' backward reads.
+
+    ``sim = sigmoid(beta + alpha * cos(fc1(x_n), mean_n fc1(x_n)))`` per head and ``inputs =
+    (sim + 1/k)^T @ x``: the group's mean (the value center's input) plus its ``sim``-weighted
+    sum.
+    """
+    G, k, _ = x.shape
+    feats = F.linear(x, weight, bias).view(G, k, heads, -1)
+    center = feats.mean(1)  # [G, heads, d]
+    center_norm = torch.linalg.vector_norm(center, dim=-1, keepdim=True).clamp_min(1e-12)
+    unit = center / center_norm
+    norms = torch.linalg.vector_norm(feats, dim=-1).clamp_min(1e-12)  # [G, k, heads]
+    # the points' products with their unit center, over their norms: no normalised copy
+    cos = torch.matmul(feats.transpose(1, 2), unit.unsqueeze(-1)).squeeze(-1)
+    cos = cos.transpose(1, 2) / norms
+    sim = torch.sigmoid(beta + alpha * cos)
+    inputs = torch.matmul((sim + 1 / k).transpose(1, 2), x)
+    return sim, inputs, (feats, unit, center_norm, norms, cos)
+
+
+class GroupWeights(torch.autograd.Function):
+    """``group_weights`` with its backward written out, for training.
+
+    Autograd would give ``x`` two full-size gradients to add (from ``fc1`` and from the
+    weighted sum) and the features four; here each is one tensor, written once. The point rows
+    are large and these steps memory-bound, so the passes and allocations saved are most of what
+    the context cluster's backward costs beyond PointMLP's.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, alpha, beta, heads: int):
+        # everything in x's dtype (autocast off), the dtype the backward computes in
+        with torch.autocast(x.device.type, enabled=False):
+            weight, bias, alpha, beta = (t.to(x.dtype) for t in (weight, bias, alpha, beta))
+            sim, inputs, saved = group_weights(x, weight, bias, alpha, beta, heads)
+        ctx.save_for_backward(x, weight, alpha, *saved, sim)
+        return sim, inputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_sim, grad_inputs):
+        x, weight, alpha, feats, unit, center_norm, norms, cos, sim = ctx.saved_tensors
+        G, k, _ = x.shape
+        grad_sim = torch.baddbmm(grad_sim, x, grad_inputs.transpose(1, 2))  # + the sum's
+        grad_z = grad_sim * sim * (1 - sim)  # through the sigmoid
+        grad_alpha = (grad_z * cos).sum().view_as(alpha)
+        grad_beta = grad_z.sum().view_as(alpha)
+        grad_cos = grad_z * alpha / norms  # [G, k, heads]
+        # cos_n = f_n . u / |f_n|, u = c / |c|, c = mean_n f_n:
+        # d/df_n = grad_cos_n (u - cos_n f_n / |f_n|) + (I - u u^T) sum_m grad_cos_m f_m / (k |c|)
+        through_center = torch.matmul(grad_cos.permute(0, 2, 1).unsqueeze(2),
+                                      feats.transpose(1, 2)).squeeze(2)  # [G, heads, d]
+        through_center = (through_center - (through_center * unit).sum(-1, keepdim=True) * unit
+                          ) / (center_norm * k)
+        grad_feats = torch.addcmul(through_center.unsqueeze(1), grad_cos.unsqueeze(-1),
+                                   unit.unsqueeze(1))
+        grad_feats.addcmul_(feats, (-grad_cos * cos / norms).unsqueeze(-1))
+        grad_feats = grad_feats.view(G * k, -1)
+        rows = x.view(G * k, -1)
+        grad_x = torch.mm(grad_feats, weight).view(G, k, -1)
+        grad_x.baddbmm_(sim + 1 / k, grad_inputs)
+        return (grad_x, grad_feats.t().mm(rows), grad_feats.sum(0), grad_alpha, grad_beta,
+                None)
 
 
 class GroupContextCluster(nn.Module):
@@ -85,11 +194,13 @@ class GroupContextCluster(nn.Module):
     (1 + sum_n s_n)`` (Eq. 1 of the paper; ``normalizer='count'``: ``/ (1 + k)``) and each member
     receives ``s_n g``, projected by ``fc2`` and added to its input.
 
-    One cluster per group makes every step a per-group product: ``fc1`` and ``fc_v`` are one
-    product over the rows, the weighted sum is ``s @ values`` per group, and since ``fc2`` is
-    linear, ``fc2(s_n g) = s_n fc2'(g) + b`` (``fc2'`` without its bias, per head): ``fc2``
-    runs once per group, not once per point, and no ``[points, heads * c]`` dispatch tensor is
-    formed. ``fc1``/``fc_v``/``fc2`` are ``Linear`` layers as in the official code.
+    One cluster per group makes everything but the similarity a per-group product. ``fc_v`` and
+    ``fc2`` are linear, so ``sum_n s_n fc_v(x_n) = W_v (sum_n s_n x_n) + b_v sum_n s_n`` and
+    ``v_center = fc_v(mean_n x_n)``: ``fc_v`` runs on two vectors per group instead of on every
+    point, and ``fc2(s_n g) = s_n fc2'(g) + b`` (``fc2'`` without its bias, per head) once per
+    group. Only ``fc1`` (for the cosines) runs on every point. The output is a ``GroupOffset``
+    (``offset``), which the residual MLP that follows takes without forming ``x + offset``;
+    ``forward`` adds it. ``fc1``/``fc_v``/``fc2`` are ``Linear`` layers as in the official code.
     """
 
     def __init__(self, dim: int, heads: int = 1, head_dim: int = 32,
@@ -105,24 +216,30 @@ class GroupContextCluster(nn.Module):
         self.keep_similarity = False  # the visualisation's switch: keep last_similarity
         self.last_similarity: Optional[torch.Tensor] = None
 
-    def forward(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """``x``: rows ``[G * k, dim]``, the ``k`` points of each group contiguous."""
+    def offset(self, x: torch.Tensor, k: int) -> GroupOffset:
+        """What the cluster adds to rows ``x`` ``[G * k, dim]`` (the ``k`` points of each group
+        contiguous), factored: ``s_n @ fc2'(g)`` (per head) ``+ fc2``'s bias."""
         G, E, d = x.shape[0] // k, self.heads, self.head_dim
-        both = F.linear(x, torch.cat([self.fc1.weight, self.fc_v.weight]),
-                        torch.cat([self.fc1.bias, self.fc_v.bias])).view(G, k, 2, E, d)
-        feats, values = both.unbind(2)  # [G, k, E, d] each
-        sim = group_similarity(feats, self.sim_alpha, self.sim_beta).to(values.dtype)
+        args = (x.view(G, k, -1), self.fc1.weight, self.fc1.bias, self.sim_alpha,
+                self.sim_beta, E)
+        if torch.is_grad_enabled() and not (torch.jit.is_tracing() or is_fx_tracing()
+                                            or traced_by_torch()):
+            sim, inputs = GroupWeights.apply(*args)
+        else:  # inference, and tracers, which record the products (FLOPs, export, compile)
+            sim, inputs, _ = group_weights(*args)
         if self.keep_similarity:
             self.last_similarity = sim.detach()
-        weights = sim.permute(0, 2, 1).unsqueeze(2)  # [G, E, 1, k]
-        summed = torch.matmul(weights, values.transpose(1, 2)).squeeze(2)  # [G, E, d]
-        denom = (1 + sim.sum(1)).unsqueeze(-1) if self.normalizer == 'similarity' else 1 + k
-        clusters = (values.mean(1) + summed) / denom  # [G, E, d]
-        # fc2 of each head's cluster feature, once per group: [G, E, dim]
-        projected = torch.matmul(clusters.unsqueeze(2),
-                                 self.fc2.weight.view(-1, E, d).permute(1, 2, 0)).squeeze(2)
-        out = torch.baddbmm(self.fc2.bias, sim, projected)  # s_n-weighted sum over heads
-        return x + out.view(G * k, -1)
+        weight_v = self.fc_v.weight.view(E, d, -1)
+        values = torch.matmul(inputs.transpose(0, 1), weight_v.transpose(1, 2))  # [E, G, d]
+        total = 1 + sim.sum(1).t().unsqueeze(-1)  # [E, G, 1]: fc_v's bias, 1 + sum_n s_n times
+        denom = total if self.normalizer == 'similarity' else 1 + k
+        clusters = (values + total * self.fc_v.bias.view(E, 1, d)) / denom
+        weight_2 = self.fc2.weight.view(-1, E, d).permute(1, 2, 0)  # [E, d, dim]
+        projected = torch.matmul(clusters, weight_2).transpose(0, 1)  # [G, E, dim]
+        return GroupOffset(sim, projected, self.fc2.bias)
+
+    def forward(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        return self.offset(x, k).add_to(x)
 
     def extra_repr(self) -> str:
         return f'heads={self.heads}, head_dim={self.head_dim}, normalizer={self.normalizer!r}'
@@ -197,8 +314,16 @@ class PreExtraction(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, S, k, C = x.shape
         x = self.transfer(x.reshape(B * S * k, C))
+        offset = None  # a context cluster's output, for the residual MLP after it
         for layer in self.operation:
-            x = layer(x, k) if isinstance(layer, GroupContextCluster) else layer(x)
+            if offset is not None and isinstance(layer, GroupContextCluster):
+                x, offset = offset.add_to(x), None
+            if isinstance(layer, GroupContextCluster):
+                offset = layer.offset(x, k)
+            else:
+                x, offset = layer(x, offset), None
+        if offset is not None:
+            x = offset.add_to(x)
         return x.view(B, S, k, -1).max(2).values
 
 

@@ -6,13 +6,16 @@ import torch
 from mmcoc.models.layers import context_cluster
 from mmcoc.models.pointcloud import (
     GroupContextCluster,
+    GroupWeights,
     PointMLP,
     PointMLPClsHead,
     furthest_point_sample,
     gather_points,
+    group_weights,
     knn_query,
     official_key,
 )
+from mmcoc.models.pointcloud.pointmlp import PreExtraction
 from mmcoc.testing.naive_pointcloud import (
     naive_furthest_point_sample,
     naive_group_context_cluster,
@@ -69,6 +72,54 @@ def test_group_context_cluster_is_the_official_formulation(normalizer):
         torch.testing.assert_close(got, expected)
 
 
+def test_group_weights_backward_is_autograds():
+    """``GroupWeights``' hand-written backward against autograd through ``group_weights``,
+    every input's gradient, two heads, float64."""
+    torch.manual_seed(0)
+    G, k, C, heads, d = 5, 6, 7, 2, 3
+    inputs = [torch.randn(G, k, C), torch.randn(heads * d, C), torch.randn(heads * d),
+              torch.tensor([1.3]), torch.tensor([-0.4])]
+    inputs = [t.double().requires_grad_() for t in inputs]
+    grad_sim, grad_sum = torch.randn(G, k, heads).double(), torch.randn(G, heads, C).double()
+    got = GroupWeights.apply(*inputs, heads)
+    expected = group_weights(*inputs, heads)[:2]
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+    got_grads = torch.autograd.grad(got, inputs, (grad_sim, grad_sum))
+    expected_grads = torch.autograd.grad(expected, inputs, (grad_sim, grad_sum))
+    for a, b in zip(got_grads, expected_grads):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('bias', [False, True])
+def test_pre_extraction_is_its_layers_one_after_another(bias):
+    """The residual MLPs take each context cluster's output factored (``GroupOffset``): the
+    same outputs and gradients as applying every layer to the rows in turn."""
+    torch.manual_seed(0)
+    module = PreExtraction(10, 12, blocks=2, bias=bias, heads=2, head_dim=5).double()
+    with torch.no_grad():
+        for layer in module.operation:
+            if isinstance(layer, GroupContextCluster):
+                layer.sim_alpha.uniform_(0.5, 2)
+                layer.sim_beta.uniform_(-1, 1)
+    x = torch.randn(2, 3, 7, 10, dtype=torch.float64, requires_grad=True)
+
+    def one_after_another(x):
+        rows = module.transfer(x.reshape(-1, 10))
+        for layer in module.operation:
+            rows = layer(rows, 7) if isinstance(layer, GroupContextCluster) else layer(rows)
+        return rows.view(2, 3, 7, -1).max(2).values
+
+    params = [x, *module.parameters()]
+    out = module(x)
+    grads = torch.autograd.grad(out.sin().sum(), params)
+    ref = one_after_another(x)
+    ref_grads = torch.autograd.grad(ref.sin().sum(), params)
+    torch.testing.assert_close(out, ref)
+    for got, expected in zip(grads, ref_grads):
+        torch.testing.assert_close(got, expected)
+
+
 def test_group_context_cluster_is_the_image_op_with_one_center_per_map():
     torch.manual_seed(1)
     module = GroupContextCluster(16, heads=2, head_dim=4)
@@ -109,6 +160,26 @@ def test_tiny_model_trains_and_is_deterministic(device):
     head.eval()
     with torch.no_grad():
         assert torch.equal(head(backbone(xyz)), head(backbone(xyz)))
+
+
+def test_tiny_model_trains_under_autocast():
+    """The context cluster's own backward (``GroupWeights``) and the in-place offsets keep
+    their dtypes straight when autocast runs the products in bfloat16."""
+    torch.manual_seed(0)
+    backbone, head = PointMLP(**TINY).eval(), PointMLPClsHead(4, 32, (16, )).eval()
+    xyz = cloud(2, 80)
+    reference = head(backbone(xyz))  # eval: no dropout, the same statistics
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = head(backbone(xyz))
+    assert logits.dtype == torch.bfloat16
+    torch.testing.assert_close(logits.float(), reference, atol=0.1, rtol=0.1)
+    backbone.train()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = head(backbone(xyz))
+    logits.float().logsumexp(-1).sum().backward()
+    for name, param in backbone.named_parameters():
+        assert param.grad is not None and param.grad.dtype == torch.float32, name
+        assert torch.isfinite(param.grad).all(), name
 
 
 def test_bad_inputs_are_named():
