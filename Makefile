@@ -88,7 +88,7 @@ browser:
 # the suite in TEST_WORKERS processes (pytest-xdist), a test file to a process: its module
 # fixtures (a built wheel, trained runs) are made once; each process takes up to ~5 GB
 TEST_WORKERS ?= 2
-PYTEST := $(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test: setup
 	$(PYTEST) tests
