@@ -4,12 +4,12 @@ from .data_preprocessor import PointCloudDataPreprocessor
 from .head import PointMLPClsHead
 from .ops import furthest_point_sample, gather_points, knn_query
 from .pointmlp import (
-                       GroupContextCluster,
-                       GroupWeights,
-                       LocalGrouper,
-                       PointMLP,
-                       group_weights,
-                       official_key,
+    GroupContextCluster,
+    GroupWeights,
+    LocalGrouper,
+    PointMLP,
+    group_weights,
+    official_key,
 )
 
 __all__ = ['GroupContextCluster', 'GroupWeights', 'LocalGrouper', 'PointCloudDataPreprocessor',

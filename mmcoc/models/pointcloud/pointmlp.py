@@ -30,7 +30,7 @@ from mmengine.model import BaseModule
 from mmcoc.registry import MODELS
 
 from ..layers.clustering import check_normalizer
-from ..layers.tracing import is_fx_tracing, traced_by_torch
+from ..layers.tracing import records_autograd_function
 from .ops import furthest_point_sample, gather_points, knn_query
 
 
@@ -222,10 +222,9 @@ class GroupContextCluster(nn.Module):
         G, E, d = x.shape[0] // k, self.heads, self.head_dim
         args = (x.view(G, k, -1), self.fc1.weight, self.fc1.bias, self.sim_alpha,
                 self.sim_beta, E)
-        if torch.is_grad_enabled() and not (torch.jit.is_tracing() or is_fx_tracing()
-                                            or traced_by_torch()):
+        if records_autograd_function(*args[:5]):
             sim, inputs = GroupWeights.apply(*args)
-        else:  # inference, and tracers, which record the products (FLOPs, export, compile)
+        else:  # inference, TorchScript tracing (FLOPs), export: the products recorded plainly
             sim, inputs, _ = group_weights(*args)
         if self.keep_similarity:
             self.last_similarity = sim.detach()
@@ -316,9 +315,9 @@ class PreExtraction(nn.Module):
         x = self.transfer(x.reshape(B * S * k, C))
         offset = None  # a context cluster's output, for the residual MLP after it
         for layer in self.operation:
-            if offset is not None and isinstance(layer, GroupContextCluster):
-                x, offset = offset.add_to(x), None
             if isinstance(layer, GroupContextCluster):
+                if offset is not None:  # two clusters in a row: the first one's goes in
+                    x = offset.add_to(x)
                 offset = layer.offset(x, k)
             else:
                 x, offset = layer(x, offset), None
