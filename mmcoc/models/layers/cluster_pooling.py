@@ -32,25 +32,29 @@ def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
                     center_valid: Optional[torch.Tensor], regions: int) -> torch.Tensor:
     """``[G, N]`` index of each point's most cosine-similar center, chunked over points.
 
-    ``points`` ``[G, N, c]`` and ``centers`` ``[G, c, M]`` are L2-normalised; ``center_valid``
-    ``[1, R, M]`` (or None) rules out centers whose window holds no real point. Centers are the
-    last, contiguous axis of each chunk: an argmax across strided rows is several times slower.
+    ``centers`` ``[G, c, M]`` are L2-normalised, ``points`` ``[G, N, c]`` need not be: a
+    point's norm scales all its products alike, so its argmax is the same without the rounding
+    of a division (a zero point ties everywhere and takes the first center, as normalised).
+    ``center_valid`` ``[1, R, M]`` (or None) rules out centers whose window holds no real point.
+    Centers are the last, contiguous axis of each chunk: an argmax across strided rows is
+    several times slower.
     """
     G, N, _ = points.shape
     M = centers.shape[2]
     chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
+    lowest = torch.finfo(points.dtype).min
     if traced_by_torch():
         # one chunk: a Python loop over a (maybe symbolic) size would fix it in the graph
         cos = torch.bmm(points, centers)
         if center_valid is not None:
-            cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], -2.0)
+            cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], lowest)
         return cos.reshape(G, N, M).argmax(dim=2)
     assignment = torch.empty(G, N, dtype=torch.long, device=points.device)
     for start in range(0, N, chunk):
         cos = torch.bmm(points[:, start:start + chunk], centers)  # [G, n, M]
         if center_valid is not None:
-            # below any cosine, so a padded center is never the maximum of a real point
-            cos.view(-1, regions, cos.shape[1], M).masked_fill_(~center_valid[:, :, None], -2.0)
+            # below any product, so a padded center is never the maximum of a real point
+            cos.view(-1, regions, cos.shape[1], M).masked_fill_(~center_valid[:, :, None], lowest)
         assignment[:, start:start + chunk] = cos.argmax(dim=2)
     return assignment
 
@@ -117,7 +121,7 @@ def cluster_pool(feats: torch.Tensor,
         point_mask = point_valid.reshape(1, R, N).expand(B, R, N).reshape(G * N)
 
     with torch.no_grad():
-        points = F.normalize(x.permute(0, 2, 3, 1).reshape(G, N, c), dim=-1)
+        points = x.permute(0, 2, 3, 1).reshape(G, N, c)
         assignment = _nearest_center(points, F.normalize(centers, dim=1), center_valid, R)
     flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
     counts = cluster_sizes(flat, point_mask, G * M).to(values.dtype)

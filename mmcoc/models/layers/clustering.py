@@ -6,7 +6,9 @@ center by cosine similarity, keeps only its most similar center, and the cluster
     g_m = (v_m + sum_{n in m} s_n * v_n) / (1 + sum_{n in m} s_n),
     s_n = sigmoid(beta + alpha * cos(point n, center m)),
 
-is dispatched back to each member point as s_n * g_m (Eq. 1 of the paper).
+is dispatched back to each member point as s_n * g_m (Eq. 1 of the paper). The argmax is taken
+on the products before the sigmoid (``nearest_center``): the same center, without the rounding
+that makes ties.
 
 FEC ("Neural Clustering based Visual Representation Learning", CVPR'24) uses the same op with
 ``weighting='plain'``: its cluster feature is the plain mean of the center and its members,
@@ -26,7 +28,13 @@ import torch.nn.functional as F
 
 from . import fused_clustering
 from .assignment import RecordsAssignment
-from .tracing import exports_custom_ops, known_zero, records_autograd_function, traced_by_torch
+from .tracing import (
+    exports_custom_ops,
+    known_true,
+    known_zero,
+    records_autograd_function,
+    traced_by_torch,
+)
 
 NORMALIZERS = ('similarity', 'count')
 WEIGHTINGS = ('similarity', 'plain')
@@ -144,26 +152,27 @@ def context_cluster(feats: torch.Tensor,
         center_valid = center_valid.reshape(1, R, M)
 
     centers = F.normalize(centers, dim=2)  # [G, M, c]
+    choosable = center_valid if padded else None  # [1, R or 1, M]
+    if not known_true(h >= proposals, w >= proposals):
+        distinct = distinct_windows(h, w, proposals, feats.device).view(1, 1, M)
+        choosable = distinct if choosable is None else choosable & distinct
     # The points are not normalised, only their M products (M per point instead of c): their
     # norms = max(norm, 1e-12), as F.normalize; squares in float32 at least (half precision
     # would overflow), clamped before the root for a finite gradient at 0.
     norms = x.to(torch.promote_types(x.dtype, torch.float32)).square().sum(2, keepdim=True)
     norms = norms.clamp_min(1e-24).sqrt()  # [G, N, 1]
     fused = fused_clustering.applies(x)
-    if fused:  # the similarities and their argmax in registers, block by block
-        assignment = fused_clustering.assign(x, centers, norms, alpha, beta,
-                                             center_valid.reshape(R, M) if padded else None)
+    if fused:  # the products and their argmax in registers, block by block
+        assignment = fused_clustering.assign(
+            x, centers, alpha, None if choosable is None else choosable.reshape(-1, M))
         chosen = centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, c))  # [G, N, c]
         cos = (x * chosen).sum(2).div(norms.squeeze(2))
     else:
         # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
         dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
         with torch.no_grad():
-            sim = dots.div(norms).mul_(alpha).add_(beta).sigmoid_()  # in place: one buffer
-            if padded:
-                sim.view(-1, R, N, M).masked_fill_(~center_valid[:, :, None, :], -1.0)
-            assignment = sim.argmax(dim=-1)  # [G, N]; first of equal maxima, as torch.max
-            del sim
+            assignment = nearest_center(
+                dots, alpha, None if choosable is None else choosable.unsqueeze(2))
         cos = dots.gather(2, assignment.unsqueeze(2)).div(norms).squeeze(2)  # [G, N]
     sim = torch.sigmoid(beta + alpha * cos)
     if padded:
@@ -212,6 +221,50 @@ def _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assig
     return out, assignment[:, :, :H, :W]
 
 
+def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
+                   center_valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``[G, N]`` index of each point's most similar center from the products ``dots``
+    ``[G, N, M]`` of the points with the normalised centers; ``center_valid`` ``[1, R, 1, M]``
+    (group ``g`` in region ``g % R``; ``R`` may be 1) rules centers out.
+
+    ``sigmoid(beta + alpha * dots / |x|)`` is, per point, a monotone function of ``dots``:
+    increasing for ``alpha > 0``, decreasing for ``alpha < 0``, constant for ``alpha = 0``. So its
+    argmax is the argmax of ``sign(alpha) * dots`` (all ties, hence the first center, at
+    ``alpha = 0``, as the sigmoid's). Taken there, the argmax sees no rounding of the division,
+    the affine map or the sigmoid: float32's sigmoid near 0.6 has a step of 6e-8 and merges
+    products a few ulps apart into ties or near ties its last bit decides (up to 39 decisions
+    within 16 ulps per layer of FEC-small at 491x549, 4 with the products), and a kernel that
+    rounds the sigmoid differently (onnxruntime's, a GPU's) breaks each its own way. It is also
+    one pass over the ``[G, N, M]`` products where the sigmoid's ranking took four."""
+    ranked = dots.detach() * alpha.detach().sign()
+    if center_valid is not None:
+        # below any product, so an invalid center is never the maximum of a point
+        ranked.view(-1, center_valid.shape[1], *ranked.shape[1:]).masked_fill_(
+            ~center_valid, torch.finfo(ranked.dtype).min)
+    return ranked.argmax(dim=-1)  # first of equal maxima, as torch.max
+
+
+def _window_spans(n, proposals: int, device):
+    """Start and end (exclusive) of adaptive pooling's ``proposals`` windows over ``n``."""
+    i = torch.arange(proposals, device=device)
+    return (i * n) // proposals, ((i + 1) * n + proposals - 1) // proposals
+
+
+def distinct_windows(h, w, proposals: int, device) -> torch.Tensor:
+    """``[proposals**2]`` bool: False for a window of :func:`window_averages` identical to an
+    earlier one (row-major), which happens where a region has fewer rows or columns than
+    ``proposals``. An identical window pools an identical center, and a point equally similar
+    to both takes the first, as torch.max does; but a product kernel may round the two
+    columns of equal centers 1 ulp apart (CPU GEMMs do), so the copies are ruled out instead
+    of left to the rounding."""
+    def first_of_equal(n):  # [proposals]: window i's span differs from window i - 1's
+        start, end = _window_spans(n, proposals, device)
+        first = torch.ones(1, dtype=torch.bool, device=device)
+        return torch.cat([first, (start[1:] != start[:-1]) | (end[1:] != end[:-1])])
+
+    return (first_of_equal(h)[:, None] & first_of_equal(w)[None, :]).reshape(-1)
+
+
 def window_averages(h, w, proposals: int, device, dtype) -> torch.Tensor:
     """``[proposals**2, h * w]``: row ``m`` averages the points of center ``m``'s window of
     ``F.adaptive_avg_pool2d`` over an ``h x w`` region (rows ``[floor(i h / P), ceil((i + 1) h
@@ -219,8 +272,7 @@ def window_averages(h, w, proposals: int, device, dtype) -> torch.Tensor:
     centers. Built from the sizes (which may be symbolic while torch.compile or torch.export
     traces: an exported adaptive pool fixes its windows at the traced size)."""
     def averaging(n):  # [proposals, n]
-        i = torch.arange(proposals, device=device)
-        start, end = (i * n) // proposals, ((i + 1) * n + proposals - 1) // proposals
+        start, end = _window_spans(n, proposals, device)
         j = torch.arange(n, device=device)
         inside = (j >= start[:, None]) & (j < end[:, None])
         return inside.to(dtype) / (end - start).to(dtype)[:, None]

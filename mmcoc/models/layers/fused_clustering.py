@@ -5,9 +5,10 @@ kernels on a CUDA device where Triton is installed, eagerly (``torch.compile`` a
 ``torch.export`` trace the PyTorch formulation); on the CPU nothing changes. One program per
 group (the region-local part of the op) or per block of its points:
 
-- ``assign``: each point's cosine similarity to every center of its group, the similarity
-  ``sigmoid(beta + alpha * cos)`` and its argmax, computed block by block in registers: no
-  ``[groups, points, centers]`` tensor is written (the PyTorch path writes one for the argmax).
+- ``assign``: each point's products with every center of its group and their argmax (that of
+  the similarity ``sigmoid(beta + alpha * cos)``, ranked as ``clustering.nearest_center``),
+  computed block by block in registers: no ``[groups, points, centers]`` tensor is written
+  (the PyTorch path writes one for the argmax).
 - ``aggregate_dispatch``: per group, the cluster sums of the member points (one pass over the
   group's values, as one-hot products in registers), the cluster features
   ``(v_center + sum) / (1 + sum(s) or 1 + |cluster|)``, and each point's ``s_n * g_{k(n)}``;
@@ -83,9 +84,9 @@ if triton is not None:
         return (k[:, None] == m[None, :]).to(tl.float32), s
 
     @triton.jit
-    def _assign_kernel(x_ptr, centers_ptr, norms_ptr, alpha_ptr, beta_ptr, center_valid_ptr,
-                       assign_ptr, N, M, C, R, HAS_VALID: tl.constexpr, BLOCK_N: tl.constexpr,
-                       BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
+    def _assign_kernel(x_ptr, centers_ptr, alpha_ptr, center_valid_ptr, assign_ptr, N, M, C, R,
+                       HAS_VALID: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr,
+                       BLOCK_C: tl.constexpr):
         g = tl.program_id(0)
         n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
         m = tl.arange(0, BLOCK_M)
@@ -93,17 +94,16 @@ if triton is not None:
         x = _rows(x_ptr, g, n, c, N, C)
         centers = _rows(centers_ptr, g, m, c, M, C)
         dots = tl.dot(x, tl.trans(centers), input_precision='ieee')  # [BLOCK_N, BLOCK_M]
-        norms = tl.load(norms_ptr + g * N + n, mask=n < N, other=1.).to(tl.float32)
         alpha = tl.load(alpha_ptr).to(tl.float32)
-        beta = tl.load(beta_ptr).to(tl.float32)
-        # the PyTorch path's order: dots / norm * alpha + beta, then the sigmoid
-        sim = tl.sigmoid(dots / norms[:, None] * alpha + beta)
+        # the PyTorch path's ranking (clustering.nearest_center): sign(alpha) * dots
+        ranked = dots * tl.where(alpha > 0, 1., tl.where(alpha < 0, -1., 0.))
         valid = m < M
         if HAS_VALID:  # a center whose window holds no real point is never chosen
             valid = valid & (tl.load(center_valid_ptr + (g % R) * M + m, mask=m < M,
                                      other=0) != 0)
-        sim = tl.where(valid[None, :], sim, -1.)
-        tl.store(assign_ptr + g * N + n, tl.argmax(sim, 1, tie_break_left=True), mask=n < N)
+        ranked = tl.where(valid[None, :], ranked, float('-inf'))
+        tl.store(assign_ptr + g * N + n, tl.argmax(ranked, 1, tie_break_left=True),
+                 mask=n < N)
 
     @triton.jit
     def _aggregate_dispatch_kernel(v_ptr, s_ptr, value_centers_ptr, assign_ptr, members_ptr,
@@ -179,22 +179,22 @@ if triton is not None:
             tl.store(grad_s_ptr + g * N + n, grad_s, mask=n < N)
 
 
-def assign(x: torch.Tensor, centers: torch.Tensor, norms: torch.Tensor, alpha: torch.Tensor,
-           beta: torch.Tensor, center_valid=None) -> torch.Tensor:
-    """Each point's most similar center, ``[G, N]`` (long): ``x`` ``[G, N, c]`` points,
-    ``centers`` ``[G, M, c]`` (normalised), ``norms`` ``[G, N(, 1)]`` the points' norms;
-    ``center_valid`` ``[R, M]``, the centers that may be chosen in each of the ``R`` regions
-    (group ``g`` is in region ``g % R``), or None for all."""
+def assign(x: torch.Tensor, centers: torch.Tensor, alpha: torch.Tensor,
+           center_valid=None) -> torch.Tensor:
+    """Each point's most similar center, ``[G, N]`` (long), as ``clustering.nearest_center``:
+    ``x`` ``[G, N, c]`` points, ``centers`` ``[G, M, c]`` (normalised), ``alpha`` the
+    similarity's scale (only its sign ranks); ``center_valid`` ``[R, M]``, the centers that may
+    be chosen in each of the ``R`` regions (group ``g`` is in region ``g % R``), or None for
+    all."""
     G, N, C = x.shape
     M = centers.shape[1]
     x, centers = x.detach().contiguous(), centers.detach().contiguous()
-    norms = norms.detach().reshape(G, N).contiguous()
     out = torch.empty(G, N, dtype=torch.int32, device=x.device)
     has_valid = center_valid is not None
     valid = center_valid.reshape(-1, M).to(torch.int8).contiguous() if has_valid else out
     R = valid.shape[0] if has_valid else 1
     _assign_kernel[(G, triton.cdiv(N, BLOCK_N))](
-        x, centers, norms, alpha.detach(), beta.detach(), valid, out, N, M, C, R,
+        x, centers, alpha.detach(), valid, out, N, M, C, R,
         HAS_VALID=has_valid, BLOCK_N=BLOCK_N, BLOCK_M=_block(M), BLOCK_C=_block(C))
     return out.long()
 

@@ -68,14 +68,20 @@ def records_autograd_function(*tensors: torch.Tensor) -> bool:
         t.requires_grad for t in tensors)
 
 
-def known_zero(*sizes) -> bool:
-    """True when every one of ``sizes`` is 0 for certain: a plain int that is 0, or a symbolic
-    size (torch.compile with dynamic shapes, torch.export) that is provably 0. A symbolic size
-    that is 0 only at the traced input is not: the caller takes its general path, with no
-    guard on the size (a static size, as in eager or a static compile, keeps the fast path)."""
+def known_true(*conditions) -> bool:
+    """True when every one of ``conditions`` holds for certain: a plain bool that is True, or a
+    condition on symbolic sizes (torch.compile with dynamic shapes, torch.export) that is
+    provably true. One that holds only at the traced input is not: the caller takes its
+    general path, with no guard on the sizes (static sizes, as in eager or a static compile,
+    keep the fast path)."""
     # torch.jit.trace hands sizes over as 0-dim tensors; it records the traced size anyway
-    return all(int(size) == 0 if isinstance(size, torch.Tensor) else
-               statically_known_true(size == 0) for size in sizes)
+    return all(bool(c) if isinstance(c, torch.Tensor) else statically_known_true(c)
+               for c in conditions)
+
+
+def known_zero(*sizes) -> bool:
+    """True when every one of ``sizes`` is 0 for certain (:func:`known_true`)."""
+    return known_true(*(size == 0 for size in sizes))
 
 
 def run_block(block: Callable, *args, with_cp: bool = False):

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmcoc.models.layers import ContextClusterMixer, context_cluster
+from mmcoc.models.layers.clustering import distinct_windows, nearest_center, window_averages
 from mmcoc.testing import naive_context_cluster
 
 # heads, proposals, folds, H, W, normalizer
@@ -48,6 +49,46 @@ def test_fast_op_matches_naive(heads, proposals, folds, H, W, normalizer, dtype)
         # alpha/beta gradients are sums over every point; compare them relative to their size
         scale = 1.0 if name in ('feats', 'values') else max(1.0, b.abs().max().item())
         assert (a - b).abs().max() / scale < 1e-5, name
+
+
+@pytest.mark.parametrize('alpha', [-0.8, 0.0])
+def test_fast_op_matches_naive_at_any_sign_of_alpha(alpha):
+    # alpha < 0 makes the most similar center the one of least cosine; alpha = 0 ties them all
+    feats, values, _, beta = make_inputs(2, 12, 10, torch.float64)
+    inputs = [feats, values, torch.tensor([alpha], dtype=torch.float64).requires_grad_(), beta]
+    args = (2, 3, 2, 'similarity')
+    fast, fast_grads = outputs_and_grads(context_cluster, inputs, *args)
+    naive, naive_grads = outputs_and_grads(naive_context_cluster, inputs, *args)
+    assert (fast - naive).abs().max() < 1e-10
+    for a, b in zip(fast_grads, naive_grads):
+        assert (a - b).abs().max() < 1e-9
+    if alpha == 0.0:  # the first center of each region
+        _, assignment = context_cluster(*inputs, *args, return_assignment=True)
+        assert assignment.remainder(9).eq(0).all()
+
+
+def test_assignment_is_not_decided_by_the_rounding_of_the_sigmoid():
+    # Products one float32 step apart: the sigmoid rounds both to the same value, so an argmax
+    # taken after it returns the first; the center really most similar is the second.
+    low = torch.tensor(0.5)
+    dots = torch.stack([low, torch.nextafter(low, torch.tensor(1.0))]).view(1, 1, 2)
+    alpha = torch.ones(1)
+    sim = torch.sigmoid(dots * alpha)
+    assert sim[0, 0, 0] == sim[0, 0, 1] and sim.argmax(-1).item() == 0
+    assert nearest_center(dots, alpha).item() == 1
+    assert nearest_center(dots, -alpha).item() == 0
+    valid = torch.tensor([True, False]).view(1, 1, 1, 2)
+    assert nearest_center(dots, alpha, valid).item() == 0
+
+
+@pytest.mark.parametrize('h,w,proposals', [(6, 3, 7), (2, 9, 4), (5, 5, 5), (16, 12, 7)])
+def test_distinct_windows_rule_out_exactly_the_repeated_windows(h, w, proposals):
+    windows = window_averages(h, w, proposals, 'cpu', torch.float64)
+    distinct = distinct_windows(h, w, proposals, 'cpu')
+    repeated = [any(torch.equal(windows[m], windows[k]) for k in range(m))
+                for m in range(len(windows))]
+    assert distinct.tolist() == [not r for r in repeated]
+    assert distinct.all() == (h >= proposals and w >= proposals)
 
 
 def test_hard_assignment_and_cluster_formula_by_hand():

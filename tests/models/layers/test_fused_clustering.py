@@ -35,17 +35,18 @@ def groups(G=6, N=45, M=25, c=24, d=20, seed=0):
 
 
 @pytest.mark.parametrize('masked', [False, True])
-def test_assignment_is_the_argmax_of_the_similarities(kernels, masked):
+@pytest.mark.parametrize('alpha', [1.7, -0.6, 0.0])
+def test_assignment_is_the_argmax_of_the_similarities(kernels, masked, alpha):
     x, centers, _, _ = groups()
     norms = x.norm(dim=2, keepdim=True)
-    alpha, beta = torch.tensor([1.7], device=DEVICE), torch.tensor([-0.3], device=DEVICE)
+    alpha, beta = torch.tensor([alpha], device=DEVICE), torch.tensor([-0.3], device=DEVICE)
     sim = torch.sigmoid(torch.bmm(x, centers.transpose(1, 2)) / norms * alpha + beta)
     valid = None
     if masked:  # 3 regions, each with some centers that may not be chosen
         valid = (torch.rand(3, 25, generator=torch.Generator().manual_seed(1)) > 0.4).to(DEVICE)
         sim.view(-1, 3, 45, 25).masked_fill_(~valid[None, :, None, :], -1.0)
-    expected = sim.argmax(-1)
-    got = kernels.assign(x, centers, norms, alpha, beta, valid)
+    expected = sim.argmax(-1)  # alpha = 0: every similarity equal, the first (valid) center
+    got = kernels.assign(x, centers, alpha, valid)
     assert got.dtype == torch.long and torch.equal(got, expected)
     if masked:
         assert valid.view(1, 3, 1, 25).expand(2, 3, 45, 25).reshape(6, 45, 25).gather(
