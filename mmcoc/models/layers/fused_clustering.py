@@ -24,7 +24,7 @@ import contextvars
 
 import torch
 
-from .tracing import traced_by_torch
+from .tracing import traced_by_any
 
 try:
     import triton
@@ -52,8 +52,8 @@ def applies(*tensors: torch.Tensor) -> bool:
     """Whether the fused kernels serve these tensors: Triton installed, CUDA tensors, not
     turned off, run eagerly (torch.compile and torch.export trace the PyTorch formulation, and
     TorchScript's tracing would not record a kernel launch)."""
-    return (triton is not None and _ENABLED.get() and all(t.is_cuda for t in tensors)
-            and not (traced_by_torch() or torch.jit.is_tracing()))
+    return (triton is not None and _ENABLED.get() and not traced_by_any()
+            and all(t.is_cuda for t in tensors))
 
 
 def _block(size: int) -> int:

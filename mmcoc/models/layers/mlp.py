@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tracing import is_fx_tracing, traced_by_torch
+from .tracing import traced_by_any
 
 # A block whose hidden activations would take this many bytes or more is recomputed.
 RECOMPUTE_BYTES = 32 * 2**20
@@ -125,8 +125,7 @@ def mlp_residual(x: torch.Tensor, norm: nn.GroupNorm, fc1: nn.Linear, fc2: nn.Li
     path; recomputed in chunks where the hidden activations are large (module docstring)."""
     keep = _drop_path_factors(x, drop_path_rate) if drop_path_rate > 0 else None
     B, C, H, W = x.shape
-    if (is_fx_tracing() or traced_by_torch() or torch.jit.is_tracing()
-            or not torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type)
+    if (traced_by_any() or not torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type)
             or B * H * W * fc1.out_features * x.element_size() < RECOMPUTE_BYTES):
         points = norm(x).permute(0, 2, 3, 1)
         branch = fc2(F.gelu(fc1(points))).permute(0, 3, 1, 2)

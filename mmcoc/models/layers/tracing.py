@@ -59,6 +59,14 @@ def traced_by_torch() -> bool:
     return torch.compiler.is_compiling() or is_exporting()
 
 
+def traced_by_any() -> bool:
+    """True while any tracer records the forward: torch.fx, torch.compile, torch.export or
+    TorchScript's tracing. The eager-only fast paths (the Triton kernels, the MLP's chunked
+    recomputation) step aside for every one of them: the plain formulation is what each can
+    record."""
+    return is_fx_tracing() or traced_by_torch() or torch.jit.is_tracing()
+
+
 def records_autograd_function(*tensors: torch.Tensor) -> bool:
     """True where a custom ``torch.autograd.Function`` is worth running on ``tensors``: autograd
     records (grad enabled, one of them requires grad) and neither TorchScript tracing, which
