@@ -86,7 +86,8 @@ browser:
 	@bash tools/setup_browser.sh
 
 # the suite in TEST_WORKERS processes (pytest-xdist), a test file to a process: its module
-# fixtures (a built wheel, trained runs) are made once; each process takes up to ~5 GB
+# fixtures (a built wheel, trained runs) are made once; each process takes up to ~5 GB. The
+# suite is CPU-bound: 3 processes on 2 cores took 1500 s where 2 took 1183 s (2026-12-06).
 TEST_WORKERS ?= 2
 PYTEST := $(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
