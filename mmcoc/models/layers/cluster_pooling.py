@@ -45,17 +45,17 @@ def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
     lowest = torch.finfo(points.dtype).min
     if traced_by_torch():
         # one chunk: a Python loop over a (maybe symbolic) size would fix it in the graph
-        cos = torch.bmm(points, centers)
+        dots = torch.bmm(points, centers)
         if center_valid is not None:
-            cos = cos.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], lowest)
-        return cos.reshape(G, N, M).argmax(dim=2)
+            dots = dots.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], lowest)
+        return dots.reshape(G, N, M).argmax(dim=2)
     assignment = torch.empty(G, N, dtype=torch.long, device=points.device)
     for start in range(0, N, chunk):
-        cos = torch.bmm(points[:, start:start + chunk], centers)  # [G, n, M]
+        dots = torch.bmm(points[:, start:start + chunk], centers)  # [G, n, M]
         if center_valid is not None:
             # below any product, so a padded center is never the maximum of a real point
-            cos.view(-1, regions, cos.shape[1], M).masked_fill_(~center_valid[:, :, None], lowest)
-        assignment[:, start:start + chunk] = cos.argmax(dim=2)
+            dots.view(-1, regions, dots.shape[1], M).masked_fill_(~center_valid[:, :, None], lowest)
+        assignment[:, start:start + chunk] = dots.argmax(dim=2)
     return assignment
 
 
