@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
-from .clustering import cluster_sizes, region_side, region_validity
+from .clustering import argmax_of_valid, cluster_sizes, region_side, region_validity
 from .tracing import exports_custom_ops, known_zero, traced_by_torch
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
@@ -29,7 +29,7 @@ STRIDE = 2
 
 
 def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
-                    center_valid: Optional[torch.Tensor], regions: int) -> torch.Tensor:
+                    center_valid: Optional[torch.Tensor]) -> torch.Tensor:
     """``[G, N]`` index of each point's most cosine-similar center, chunked over points.
 
     ``centers`` ``[G, c, M]`` are L2-normalised, ``points`` ``[G, N, c]`` need not be: a
@@ -41,21 +41,15 @@ def _nearest_center(points: torch.Tensor, centers: torch.Tensor,
     """
     G, N, _ = points.shape
     M = centers.shape[2]
-    chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
-    lowest = torch.finfo(points.dtype).min
+    valid = None if center_valid is None else center_valid.unsqueeze(2)  # [1, R, 1, M]
     if traced_by_torch():
         # one chunk: a Python loop over a (maybe symbolic) size would fix it in the graph
-        dots = torch.bmm(points, centers)
-        if center_valid is not None:
-            dots = dots.view(-1, regions, N, M).masked_fill(~center_valid[:, :, None], lowest)
-        return dots.reshape(G, N, M).argmax(dim=2)
+        return argmax_of_valid(torch.bmm(points, centers), valid)
+    chunk = max(1, SIMILARITY_CHUNK // max(G * M, 1))
     assignment = torch.empty(G, N, dtype=torch.long, device=points.device)
     for start in range(0, N, chunk):
         dots = torch.bmm(points[:, start:start + chunk], centers)  # [G, n, M]
-        if center_valid is not None:
-            # below any product, so a padded center is never the maximum of a real point
-            dots.view(-1, regions, dots.shape[1], M).masked_fill_(~center_valid[:, :, None], lowest)
-        assignment[:, start:start + chunk] = dots.argmax(dim=2)
+        assignment[:, start:start + chunk] = argmax_of_valid(dots, valid)
     return assignment
 
 
@@ -122,7 +116,7 @@ def cluster_pool(feats: torch.Tensor,
 
     with torch.no_grad():
         points = x.permute(0, 2, 3, 1).reshape(G, N, c)
-        assignment = _nearest_center(points, F.normalize(centers, dim=1), center_valid, R)
+        assignment = _nearest_center(points, F.normalize(centers, dim=1), center_valid)
     flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
     counts = cluster_sizes(flat, point_mask, G * M).to(values.dtype)
     # Padded points hold zero values, so they add nothing to a sum.

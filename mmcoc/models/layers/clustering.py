@@ -236,12 +236,19 @@ def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
     within 16 ulps per layer of FEC-small at 491x549, 4 with the products), and a kernel that
     rounds the sigmoid differently (onnxruntime's, a GPU's) breaks each its own way. It is also
     one pass over the ``[G, N, M]`` products where the sigmoid's ranking took four."""
-    ranked = dots.detach() * alpha.detach().sign()
+    return argmax_of_valid(dots.detach() * alpha.detach().sign(), center_valid)
+
+
+def argmax_of_valid(ranked: torch.Tensor, center_valid: Optional[torch.Tensor] = None
+                    ) -> torch.Tensor:
+    """``ranked.argmax(-1)`` over the centers that ``center_valid`` ``[1, R, 1, M]`` allows
+    (group ``g`` in region ``g % R``), the first of equal maxima as torch.max; ``ranked``
+    ``[G, N, M]`` is overwritten where a center is ruled out."""
     if center_valid is not None:
-        # below any product, so an invalid center is never the maximum of a point
+        # below any value, so an invalid center is never the maximum of a point
         ranked.view(-1, center_valid.shape[1], *ranked.shape[1:]).masked_fill_(
             ~center_valid, torch.finfo(ranked.dtype).min)
-    return ranked.argmax(dim=-1)  # first of equal maxima, as torch.max
+    return ranked.argmax(dim=-1)
 
 
 def _window_spans(n, proposals: int, device):
