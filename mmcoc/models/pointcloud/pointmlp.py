@@ -48,7 +48,7 @@ class ConvBNReLU1D(nn.Module):
 
 
 class GroupOffset:
-    """Rows ``x + offset`` kept factored: the offset of row ``n`` of group ``g`` is
+    """Groups ``x + offset`` kept factored: the offset of point ``n`` of group ``g`` is
     ``weights[g, n] @ vectors[g] + bias`` (``[G, k, r] @ [G, r, C]``, ``r`` much smaller than
     ``k``).
 
@@ -57,6 +57,10 @@ class GroupOffset:
     in its residual sum. A linear map of a factored offset is the map of its few vectors and its
     bias, so neither place forms ``x + offset`` as a tensor that autograd keeps: the block saves
     ``x``, which the layer before it saves anyway.
+
+    Every method takes and returns groups ``[G, k, C]``, never a view of ``x``: autograd adds a
+    tensor's gradients in place only where the first one to arrive is not a view, and ``x``
+    gets three (the cluster's, the linear map's, the residual's) of the size of all points.
     """
 
     def __init__(self, weights: torch.Tensor, vectors: torch.Tensor, bias: torch.Tensor):
@@ -64,25 +68,23 @@ class GroupOffset:
 
     def linear(self, x: torch.Tensor, weight: torch.Tensor,
                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``F.linear(x + offset, weight, bias)``, rows ``[G * k, C]``."""
-        G, k, _ = self.weights.shape
+        """``F.linear(x + offset, weight, bias)``."""
         mapped = GroupOffset(self.weights, torch.matmul(self.vectors, weight.t()),
                              F.linear(self.bias, weight, bias))
         # matmul's product is a tensor of its own (F.linear's with a bias is a view of one),
         # so the offset goes in in place
-        y = torch.matmul(x.view(G, k, -1), weight.t())
-        return y.baddbmm_(*mapped._with_bias(y.dtype)).view(G * k, -1)
+        y = torch.matmul(x, weight.t())
+        return y.baddbmm_(*mapped._with_bias(y.dtype))
 
-    def add_to(self, rows: torch.Tensor) -> torch.Tensor:
-        """``rows + offset``, rows ``[G * k, C]``."""
-        G, k, _ = self.weights.shape
-        return torch.baddbmm(rows.view(G, k, -1), *self._with_bias(rows.dtype)).view(G * k, -1)
+    def add_to(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + offset``."""
+        return torch.baddbmm(x, *self._with_bias(x.dtype))
 
     def add_relu(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``relu(y + x + offset)`` as one new tensor: a residual block's output."""
-        G, k, _ = self.weights.shape
-        out = torch.add(y.view(G, k, -1), x.view(G, k, -1))
-        return out.baddbmm_(*self._with_bias(out.dtype)).relu_().view(G * k, -1)
+        """``relu(y + x + offset)`` as one new tensor (``y`` any view of ``x``'s shape): a
+        residual block's output."""
+        out = torch.add(y.view_as(x), x)
+        return out.baddbmm_(*self._with_bias(out.dtype)).relu_()
 
     def _with_bias(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
         """The bias as one more column of weights (ones) and vectors: one batched product (in
@@ -95,7 +97,7 @@ class GroupOffset:
 
 class ConvBNReLURes1D(nn.Module):
     """Residual point MLP on rows: ``relu(bn(conv(relu(bn(conv(x))))) + x)``; with a
-    ``GroupOffset``, of the rows ``x + offset``."""
+    ``GroupOffset``, of ``x + offset``, ``x`` and the output groups ``[G, k, C]``."""
 
     def __init__(self, channels: int, res_expansion: float = 1.0, bias: bool = False):
         super().__init__()
@@ -111,7 +113,7 @@ class ConvBNReLURes1D(nn.Module):
         weight1 = conv1.weight.squeeze(-1)
         y = F.linear(x, weight1, conv1.bias) if offset is None else \
             offset.linear(x, weight1, conv1.bias)
-        y = act(norm1(y))
+        y = act(norm1(y.view(-1, y.shape[-1])))
         y = norm2(F.linear(y, conv2.weight.squeeze(-1), conv2.bias))
         return F.relu(y + x, inplace=True) if offset is None else offset.add_relu(y, x)
 
@@ -216,12 +218,11 @@ class GroupContextCluster(nn.Module):
         self.keep_similarity = False  # the visualisation's switch: keep last_similarity
         self.last_similarity: Optional[torch.Tensor] = None
 
-    def offset(self, x: torch.Tensor, k: int) -> GroupOffset:
-        """What the cluster adds to rows ``x`` ``[G * k, dim]`` (the ``k`` points of each group
-        contiguous), factored: ``s_n @ fc2'(g)`` (per head) ``+ fc2``'s bias."""
-        G, E, d = x.shape[0] // k, self.heads, self.head_dim
-        args = (x.view(G, k, -1), self.fc1.weight, self.fc1.bias, self.sim_alpha,
-                self.sim_beta, E)
+    def offset(self, x: torch.Tensor) -> GroupOffset:
+        """What the cluster adds to groups ``x`` ``[G, k, dim]``, factored: ``s_n @ fc2'(g)``
+        (per head) ``+ fc2``'s bias."""
+        k, E, d = x.shape[1], self.heads, self.head_dim
+        args = (x, self.fc1.weight, self.fc1.bias, self.sim_alpha, self.sim_beta, E)
         if records_autograd_function(*args[:5]):
             sim, inputs = GroupWeights.apply(*args)
         else:  # inference, TorchScript tracing (FLOPs), export: the products recorded plainly
@@ -238,7 +239,9 @@ class GroupContextCluster(nn.Module):
         return GroupOffset(sim, projected, self.fc2.bias)
 
     def forward(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        return self.offset(x, k).add_to(x)
+        """Rows ``x`` ``[G * k, dim]``, the ``k`` points of each group contiguous."""
+        groups = x.view(-1, k, x.shape[-1])
+        return self.offset(groups).add_to(groups).view_as(x)
 
     def extra_repr(self) -> str:
         return f'heads={self.heads}, head_dim={self.head_dim}, normalizer={self.normalizer!r}'
@@ -313,12 +316,14 @@ class PreExtraction(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, S, k, C = x.shape
         x = self.transfer(x.reshape(B * S * k, C))
+        if isinstance(self.operation[0], GroupContextCluster):
+            x = x.view(B * S, k, -1)  # groups from here on: see GroupOffset
         offset = None  # a context cluster's output, for the residual MLP after it
         for layer in self.operation:
             if isinstance(layer, GroupContextCluster):
                 if offset is not None:  # two clusters in a row: the first one's goes in
                     x = offset.add_to(x)
-                offset = layer.offset(x, k)
+                offset = layer.offset(x)
             else:
                 x, offset = layer(x, offset), None
         if offset is not None:
