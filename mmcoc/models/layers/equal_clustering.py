@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .tracing import exports_custom_ops, known_zero, records_autograd_function
+from .tracing import exports_custom_ops, is_exporting, known_zero, records_autograd_function
 
 
 def _check_tokens(name: str, x: torch.Tensor):
@@ -64,14 +64,20 @@ class GatheredRows(torch.autograd.Function):
     def forward(ctx, x, index, inverse, unpicked: bool):
         ctx.save_for_backward(inverse)
         ctx.unpicked = unpicked
-        return x.index_select(0, index)
+        return _select_rows(x, index)
 
     @staticmethod
     def backward(ctx, grad):
         (inverse, ) = ctx.saved_tensors
         if ctx.unpicked:
             grad = torch.cat([grad.new_zeros(1, grad.shape[1]), grad])
-        return grad.index_select(0, inverse), None, None, None
+        return _select_rows(grad, inverse), None, None, None
+
+
+def _select_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    if torch.compiler.is_compiling() and not is_exporting():
+        return torch.ops.mmcoc.select_rows(x, index)  # opaque to inductor: see custom_ops
+    return x.index_select(0, index)
 
 
 def gather_rows(x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor,

@@ -126,3 +126,36 @@ def test_bad_inputs_name_the_problem():
         equal_cluster_attention(q[0], k, v, 2)
     with pytest.raises(ValueError, match='q and k must have the same shape'):
         equal_cluster_attention(q, k[..., :4], v, 2)
+
+
+
+@pytest.mark.parametrize('N,K', [(16, 4), (15, 4)])
+def test_compiled_gathers_are_one_opaque_op_with_eager_outputs_and_grads(N, K):
+    """Under torch.compile the rows are gathered by ``mmcoc::select_rows`` in the forward and
+    the backward graph (inductor would fuse a plain gather into unvectorised loads); outputs
+    and gradients stay eager's. The graphs are AOT autograd's, as inductor would get them."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm)
+        return make_boxed_func(gm.forward)
+
+    torch._dynamo.reset()
+    q, k, v = _inputs(2, 2, N, 8, seed=N, grad=True)
+    out = equal_cluster_attention(q, k, v, K)
+    upstream = torch.randn_like(out)
+    grads = torch.autograd.grad((out * upstream).sum(), (q, k, v))
+    compiled = torch.compile(equal_cluster_attention, fullgraph=True,
+                             backend=aot_autograd(fw_compiler=record, bw_compiler=record))
+    got = compiled(q, k, v, K)
+    got_grads = torch.autograd.grad((got * upstream).sum(), (q, k, v))
+    # q, k, v ranked and the output put back: in the forward graph, and their gradients in the
+    # backward one
+    assert [sum(node.target is torch.ops.mmcoc.select_rows.default for node in gm.graph.nodes)
+            for gm in graphs] == [4, 4]
+    torch.testing.assert_close(got, out)
+    for a, b in zip(got_grads, grads):
+        torch.testing.assert_close(a, b)
