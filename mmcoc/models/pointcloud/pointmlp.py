@@ -115,7 +115,8 @@ class ConvBNReLURes1D(nn.Module):
             offset.linear(x, weight1, conv1.bias)
         y = act(norm1(y.view(-1, y.shape[-1])))
         y = norm2(F.linear(y, conv2.weight.squeeze(-1), conv2.bias))
-        return F.relu(y + x, inplace=True) if offset is None else offset.add_relu(y, x)
+        return F.relu(y.view_as(x) + x, inplace=True) if offset is None else \
+            offset.add_relu(y, x)
 
 
 def group_weights(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
@@ -316,7 +317,7 @@ class PreExtraction(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, S, k, C = x.shape
         x = self.transfer(x.reshape(B * S * k, C))
-        if isinstance(self.operation[0], GroupContextCluster):
+        if len(self.operation) and isinstance(self.operation[0], GroupContextCluster):
             x = x.view(B * S, k, -1)  # groups from here on: see GroupOffset
         offset = None  # a context cluster's output, for the residual MLP after it
         for layer in self.operation:

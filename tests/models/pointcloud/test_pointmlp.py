@@ -15,7 +15,7 @@ from mmcoc.models.pointcloud import (
     knn_query,
     official_key,
 )
-from mmcoc.models.pointcloud.pointmlp import PreExtraction
+from mmcoc.models.pointcloud.pointmlp import ConvBNReLURes1D, PreExtraction
 from mmcoc.testing.naive_pointcloud import (
     naive_furthest_point_sample,
     naive_group_context_cluster,
@@ -89,6 +89,19 @@ def test_group_weights_backward_is_autograds():
     expected_grads = torch.autograd.grad(expected, inputs, (grad_sim, grad_sum))
     for a, b in zip(got_grads, expected_grads):
         torch.testing.assert_close(a, b)
+
+
+def test_pre_extraction_without_blocks_and_residual_mlp_on_groups():
+    """No blocks inside the groups: the transfer MLP and the max only. A residual MLP gives the
+    same on groups ``[G, k, C]`` as on their rows (the context cluster's layers pass groups)."""
+    torch.manual_seed(0)
+    module = PreExtraction(6, 8, blocks=0).double().eval()
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    expected = module.transfer(x.reshape(-1, 6)).view(2, 3, 5, 8).max(2).values
+    torch.testing.assert_close(module(x), expected)
+    block = ConvBNReLURes1D(8).double().eval()
+    groups = torch.randn(6, 5, 8, dtype=torch.float64)
+    torch.testing.assert_close(block(groups), block(groups.view(-1, 8)).view(6, 5, 8))
 
 
 @pytest.mark.parametrize('bias', [False, True])
