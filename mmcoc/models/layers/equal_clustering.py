@@ -24,7 +24,12 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .tracing import exports_custom_ops, is_exporting, known_zero, records_autograd_function
+from .tracing import (
+    compiles_without_export,
+    exports_custom_ops,
+    known_zero,
+    records_autograd_function,
+)
 
 
 def _check_tokens(name: str, x: torch.Tensor):
@@ -75,7 +80,7 @@ class GatheredRows(torch.autograd.Function):
 
 
 def _select_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    if torch.compiler.is_compiling() and not is_exporting():
+    if compiles_without_export():
         return torch.ops.mmcoc.select_rows(x, index)  # opaque to inductor: see custom_ops
     return x.index_select(0, index)
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from .assignment import RecordsAssignment
 from .equal_clustering import equal_cluster_attention
-from .tracing import is_exporting
+from .tracing import compiles_without_export
 
 
 def rotary_tables(height: int, width: int, head_dim: int, device, dtype,
@@ -17,7 +17,7 @@ def rotary_tables(height: int, width: int, head_dim: int, device, dtype,
     (``torch.ops.mmcoc.rotary_tables``), computed once: inductor would otherwise fuse the
     float64 cosines into every kernel that reads them, recomputing them per batch and head
     (SecViT-T's compiled step was slower than eager)."""
-    if torch.compiler.is_compiling() and not is_exporting():
+    if compiles_without_export():
         return tuple(torch.ops.mmcoc.rotary_tables(height, width, head_dim, base,
                                                    torch.empty(0, device=device, dtype=dtype)))
     return compute_rotary_tables(height, width, head_dim, device, dtype, base)

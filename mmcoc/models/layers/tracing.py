@@ -53,6 +53,12 @@ def decomposed_ops():
         _decomposed = saved
 
 
+def compiles_without_export() -> bool:
+    """True while ``torch.compile`` traces for a backend (not ``torch.export``): where an op is
+    made opaque to inductor, whose fusion of it would be slower; export keeps its own ops."""
+    return torch.compiler.is_compiling() and not is_exporting()
+
+
 def traced_by_torch() -> bool:
     """True while ``torch.compile`` or ``torch.export`` traces (sizes may be symbols, and a
     tensor whose size depends on the data, or a Python loop over a size, breaks the graph)."""

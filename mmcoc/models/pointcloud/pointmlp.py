@@ -81,9 +81,8 @@ class GroupOffset:
         return torch.baddbmm(x, *self._with_bias(x.dtype))
 
     def add_relu(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``relu(y + x + offset)`` as one new tensor (``y`` any view of ``x``'s shape): a
-        residual block's output."""
-        out = torch.add(y.view_as(x), x)
+        """``relu(y + x + offset)`` as one new tensor: a residual block's output."""
+        out = torch.add(y, x)
         return out.baddbmm_(*self._with_bias(out.dtype)).relu_()
 
     def _with_bias(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -114,9 +113,8 @@ class ConvBNReLURes1D(nn.Module):
         y = F.linear(x, weight1, conv1.bias) if offset is None else \
             offset.linear(x, weight1, conv1.bias)
         y = act(norm1(y.view(-1, y.shape[-1])))
-        y = norm2(F.linear(y, conv2.weight.squeeze(-1), conv2.bias))
-        return F.relu(y.view_as(x) + x, inplace=True) if offset is None else \
-            offset.add_relu(y, x)
+        y = norm2(F.linear(y, conv2.weight.squeeze(-1), conv2.bias)).view_as(x)
+        return F.relu(y + x, inplace=True) if offset is None else offset.add_relu(y, x)
 
 
 def group_weights(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
