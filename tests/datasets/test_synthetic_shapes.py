@@ -1,5 +1,4 @@
 import json
-import subprocess
 import sys
 
 import cv2
@@ -16,6 +15,7 @@ from mmcoc.datasets import (
     write_coco,
     write_imagenet,
 )
+from tests.tools.tool_runner import run
 
 TRAIN_ANN = 'annotations/instances_train2017.json'
 
@@ -101,8 +101,7 @@ def test_ade_set_has_the_coco_sets_scenes_in_ades_layout(tmp_path):
 
 
 def run_tool(*args):
-    return subprocess.run([sys.executable, 'tools/generate_demo_data.py', *args],
-                          capture_output=True, text=True)
+    return run([sys.executable, 'tools/generate_demo_data.py', *args], check=False)
 
 
 @pytest.mark.slow

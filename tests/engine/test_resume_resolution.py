@@ -2,12 +2,13 @@
 is one line and a training from scratch; a ``last_checkpoint`` naming a missing file falls back
 to the newest intact checkpoint, or stops naming the files there."""
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.tools.tool_server import launch
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -19,9 +20,8 @@ def train(work_dir, data_root, *options):
     options = [f'{split}_dataloader.dataset.data_root={data_root}'
                for split in ('train', 'val', 'test')] + list(options)
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT / "tests" / "tools"}')
-    result = subprocess.run([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-                             str(work_dir), '--resume', '--cfg-options', *options],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    result = launch([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
+                     '--resume', '--cfg-options', *options], env, ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout + result.stderr
 

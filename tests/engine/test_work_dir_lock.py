@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mmcoc.utils.lock import LOCK_NAME, WorkDirLock, WorkDirLocked
+from tests.tools.tool_server import launch
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -23,8 +24,8 @@ HOLD = ('import sys; from mmcoc.utils.lock import WorkDirLock; WorkDirLock(sys.a
 def tool(script, *args, data_root):
     options = [f'{split}_dataloader.dataset.data_root={data_root}'
                for split in ('train', 'val', 'test')]
-    return subprocess.run([sys.executable, script, CONFIG, *args, '--cfg-options', *options],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    return launch([sys.executable, script, CONFIG, *args, '--cfg-options', *options], ENV, ROOT,
+                  timeout=300)
 
 
 def hold(work_dir):

@@ -90,11 +90,9 @@ def test_mmpretrain_inference_api_with_config_and_checkpoint(trained, tiny_image
 
 def test_a_published_config_without_its_dataset_says_what_is_missing(tmp_path):
     (tmp_path / 'any.pth').write_bytes(b'')  # the checkpoint argument exists: the data is missing
-    result = subprocess.run(
-        [sys.executable, 'tools/test.py', 'configs/context_cluster/coc_tiny_in1k.py',
-         str(tmp_path / 'any.pth'), '--work-dir', str(tmp_path), '--cfg-options',
-         f'test_dataloader.dataset.data_root={tmp_path}/imagenet'],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+    result = run([sys.executable, 'tools/test.py', 'configs/context_cluster/coc_tiny_in1k.py',
+                  str(tmp_path / 'any.pth'), '--work-dir', str(tmp_path), '--cfg-options',
+                  f'test_dataloader.dataset.data_root={tmp_path}/imagenet'], check=False)
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
     assert f"data_root '{tmp_path}/imagenet' does not exist" in message

@@ -1,7 +1,6 @@
 """A checkpoint named by a URL runs no code through any tool, and a checkpoint without the
 heads is not evaluated: each tool answers in one line."""
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import torch
 
 from tests.helpers import Payload
 from tests.tools.tool_runner import PYTHONPATH, ROOT, coco_options
+from tests.tools.tool_server import launch
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -22,8 +22,7 @@ def tool(args, tmp_path, *options):
     env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1',
                TORCH_HOME=str(tmp_path / 'torch_home'))
     env.pop('MMCOC_TRUST_CHECKPOINTS', None)
-    return subprocess.run([sys.executable, *args, *options], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=300)
+    return launch([sys.executable, *args, *options], env, ROOT, timeout=300)
 
 
 def test_a_payload_url_runs_in_no_tool(weights_server, tiny_coco, tmp_path):

@@ -59,10 +59,8 @@ def test_test_tool_writes_metrics_drawings_and_results(trained, tiny_coco, tmp_p
 
 
 def test_test_tool_refuses_tta_on_mask_rcnn_and_sets_show(trained, tiny_coco, tmp_path):
-    result = subprocess.run(
-        [sys.executable, 'tools/test.py', CONFIG, str(trained / 'epoch_1.pth'), '--tta',
-         '--work-dir', str(tmp_path), *coco_options(tiny_coco)],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+    result = run([sys.executable, 'tools/test.py', CONFIG, str(trained / 'epoch_1.pth'), '--tta',
+                  '--work-dir', str(tmp_path), *coco_options(tiny_coco)], check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(
         "--tta: mmdet's DetTTAModel merges boxes only and this detector predicts masks")
@@ -140,19 +138,15 @@ def test_a_planted_pickle_in_the_work_dir_never_runs(tiny_coco, tmp_path):
                work_dir / 'epoch_1.pth')
     (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
     for resume in (['--resume'], ['--resume', str(work_dir / 'epoch_1.pth')]):
-        result = subprocess.run(
-            [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *resume,
-             *coco_options(tiny_coco)], capture_output=True, text=True, cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'))
+        result = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
+                      *resume, *coco_options(tiny_coco)], check=False)
         assert result.returncode != 0 and not marker.exists()
         assert 'pickled posix.system' in result.stderr and '--trust-checkpoint' in result.stderr
 
 
 
 def tool(args, tiny_coco, *extra):
-    return subprocess.run([sys.executable, *args, *coco_options(tiny_coco), *extra],
-                          capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1'))
+    return run([sys.executable, *args, *coco_options(tiny_coco), *extra], check=False)
 
 
 def test_planted_init_cfg_and_load_from_in_the_work_dir_never_run(tiny_coco, tmp_path):

@@ -1,13 +1,12 @@
 """tools/model_converters/weights_only.py never writes over its source, whatever path names
 it, and refuses before unpickling anything."""
 import os
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from tests.tools.tool_runner import ROOT
+from tests.tools.tool_runner import ROOT, run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -26,8 +25,7 @@ def test_dst_naming_src_is_refused_and_src_kept(tmp_path, dst):
         os.symlink(src, target)
     elif dst == 'hardlink':
         os.link(src, target)
-    result = subprocess.run([sys.executable, TOOL, str(src), str(target)], capture_output=True,
-                            text=True, cwd=ROOT)
+    result = run([sys.executable, TOOL, str(src), str(target)], check=False)
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert f"DST '{target}' is SRC '{src}': the source would be overwritten" in result.stderr
     assert 'unpickling' not in result.stdout  # refused before reading SRC

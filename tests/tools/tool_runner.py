@@ -1,8 +1,10 @@
-"""Run the tools as a user does: a subprocess from the repo root, one thread."""
+"""Run the tools as a user does: a process of its own from the repo root, one thread (forked
+from a pre-imported server where it can be: ``tool_server``)."""
 import os
 import socket
-import subprocess
 from pathlib import Path
+
+from .tool_server import launch
 
 ROOT = Path(__file__).parents[2]
 PYTHONPATH = f'{ROOT}:{Path(__file__).parent}'  # mmcoc and the test hooks/configs here
@@ -18,7 +20,7 @@ def free_port() -> int:
 def run(args, check=True, **kwargs):
     """``args`` in a subprocess; with ``check``, its exit code must be 0."""
     env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS='1', PORT=str(free_port()))
-    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, **kwargs)
+    result = launch(args, env, ROOT, **kwargs)
     assert not check or result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
