@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.tools.tool_server import launch
+from tests.tools.tool_runner import run
 
 pytestmark = pytest.mark.slow  # subprocesses, exports, compiles or docs: make test-fast skips
 
@@ -19,9 +19,8 @@ CONFIG = str(ROOT / 'tests' / 'tools' / 'tiny_cls.py')  # 1 epoch of 2 iteration
 def train(work_dir, data_root, *options):
     options = [f'{split}_dataloader.dataset.data_root={data_root}'
                for split in ('train', 'val', 'test')] + list(options)
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=f'{ROOT}:{ROOT / "tests" / "tools"}')
-    result = launch([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
-                     '--resume', '--cfg-options', *options], env, ROOT, timeout=300)
+    result = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
+                  '--resume', '--cfg-options', *options], check=False, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout + result.stderr
 

@@ -4,9 +4,8 @@ import os
 import socket
 from pathlib import Path
 
-from .tool_server import launch
+from .tool_server import ROOT, launch
 
-ROOT = Path(__file__).parents[2]
 PYTHONPATH = f'{ROOT}:{Path(__file__).parent}'  # mmcoc and the test hooks/configs here
 
 

@@ -33,10 +33,10 @@ PRELOAD = ('torch', 'torchvision', 'mmengine.runner', 'mmcv.ops', 'mmdet.models'
 _servers: Dict[tuple, Optional[object]] = {}
 
 
-def servable(args: List[str], env: Dict[str, str], kwargs: dict) -> bool:
-    if len(args) < 2 or str(args[0]) != sys.executable or set(kwargs) - {'timeout'}:
+def servable(args: List[str], cwd, kwargs: dict) -> bool:
+    if len(args) < 2 or args[0] != sys.executable or set(kwargs) - {'timeout'}:
         return False
-    script = (ROOT / str(args[1])).resolve()
+    script = (Path(cwd) / args[1]).resolve()  # as the child finds it, from its cwd
     return script.suffix == '.py' and TOOLS in script.parents and script.is_file()
 
 
@@ -44,7 +44,7 @@ def launch(args: List[str], env: Dict[str, str], cwd=ROOT, **kwargs) -> subproce
     """``subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, **kwargs)``,
     forked from a pre-imported server where the run allows (see the module's docstring)."""
     args = [str(a) for a in args]
-    if servable(args, env, kwargs):
+    if servable(args, cwd, kwargs):
         key = tuple(env.get(k) for k in IMPORT_TIME)
         if key not in _servers:
             _servers[key] = _start(env)
@@ -52,7 +52,7 @@ def launch(args: List[str], env: Dict[str, str], cwd=ROOT, **kwargs) -> subproce
         if server is not None:
             try:
                 return _run_forked(server, args, env, cwd, kwargs.get('timeout'))
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):
                 _servers[key] = None  # died: plain subprocesses from here on
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, **kwargs)
 
