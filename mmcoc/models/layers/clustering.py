@@ -165,15 +165,14 @@ def context_cluster(feats: torch.Tensor,
     if fused:  # the products and their argmax in registers, block by block
         assignment = fused_clustering.assign(
             x, centers, alpha, None if choosable is None else choosable.reshape(-1, M))
-        chosen = centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, c))  # [G, N, c]
-        cos = (x * chosen).sum(2).div(norms.squeeze(2))
+        cos = chosen_products(x, centers, assignment).div(norms.squeeze(2))
     else:
         # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
         dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
         with torch.no_grad():
             assignment = nearest_center(
                 dots, alpha, None if choosable is None else choosable.unsqueeze(2))
-        cos = dots.gather(2, assignment.unsqueeze(2)).div(norms).squeeze(2)  # [G, N]
+        cos = chosen_products(x, centers, assignment, dots).div(norms.squeeze(2))  # [G, N]
     sim = torch.sigmoid(beta + alpha * cos)
     if padded:
         point_mask = point_valid.reshape(1, R, N)
@@ -237,6 +236,60 @@ def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
     rounds the sigmoid differently (onnxruntime's, a GPU's) breaks each its own way. It is also
     one pass over the ``[G, N, M]`` products where the sigmoid's ranking took four."""
     return argmax_of_valid(dots.detach() * alpha.detach().sign(), center_valid)
+
+
+def _chosen_products(x, centers, assignment, dots=None):
+    """``[G, N]`` product of each point with its assigned center: picked from the products
+    ``dots`` ``[G, N, M]`` where given, else formed from the chosen centers."""
+    if dots is not None:
+        return dots.gather(2, assignment.unsqueeze(2)).squeeze(2)
+    chosen = centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, centers.shape[2]))
+    return (x * chosen).sum(2)
+
+
+class ChosenProducts(torch.autograd.Function):
+    """``_chosen_products`` whose backward reads the points, the centers and the assignment.
+
+    Autograd's ``gather`` keeps its whole input for backward: the ``[G, N, M]`` products (25 or
+    49 values a point, the op's largest tensor at detection sizes) would stay alive until
+    backward for one value a point, and ``x * chosen`` would keep a ``[G, N, c]`` copy of the
+    chosen centers. The gradients are the chosen center for each point and each point's
+    gradient-scaled row added to its center (``index_add``, as the aggregation's)."""
+
+    @staticmethod
+    def forward(ctx, x, centers, assignment, dots):
+        ctx.save_for_backward(x, centers, assignment)
+        return _chosen_products(x, centers, assignment, dots)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, centers, assignment = ctx.saved_tensors
+        G, N, c = x.shape
+        M = centers.shape[1]
+        flat = (assignment + torch.arange(G, device=x.device).unsqueeze(1) * M).reshape(-1)
+        grad_rows = grad.reshape(G * N, 1)
+        grad_x = grad_centers = None
+        if ctx.needs_input_grad[0]:
+            grad_x = centers.reshape(G * M, c).index_select(0, flat).mul_(grad_rows)
+            grad_x = grad_x.to(x.dtype).view(G, N, c)
+        if ctx.needs_input_grad[1]:
+            grad_centers = torch.zeros(G * M, c, dtype=torch.promote_types(
+                centers.dtype, grad.dtype), device=x.device)
+            grad_centers.index_add_(0, flat, x.reshape(G * N, c) * grad_rows)
+            grad_centers = grad_centers.to(centers.dtype).view(G, M, c)
+        return grad_x, grad_centers, None, None
+
+
+def chosen_products(x: torch.Tensor, centers: torch.Tensor, assignment: torch.Tensor,
+                    dots: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``[G, N]`` product of each point of ``x`` ``[G, N, c]`` with its assigned center of
+    ``centers`` ``[G, M, c]`` (``assignment`` ``[G, N]``), picked from the products ``dots``
+    ``[G, N, M]`` where given; for training without keeping ``dots`` (``ChosenProducts``)."""
+    if records_autograd_function(x, centers):
+        return ChosenProducts.apply(x, centers, assignment,
+                                    None if dots is None else dots.detach())
+    return _chosen_products(x, centers, assignment, dots)
 
 
 def argmax_of_valid(ranked: torch.Tensor, center_valid: Optional[torch.Tensor] = None

@@ -187,6 +187,26 @@ def test_divisible_sizes_are_not_padded(monkeypatch):
     assert calls
 
 
+def test_backward_keeps_no_tensor_of_the_points_by_centers_size():
+    # 49 centers, 6 channels a head: the [groups, points, centers] products (the argmax's) are
+    # the largest tensor the op forms and must be freed after forward, not kept for backward
+    heads, c, proposals, H, W = 2, 6, 7, 14, 14
+    inputs = make_inputs(heads, H, W, torch.float32, c=c)
+    groups_points = 2 * heads * H * W
+    kept = []
+
+    def pack(t):  # the memory kept: a broadcast view (the pooling windows) counts once
+        kept.append(t.untyped_storage().nbytes() // t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = context_cluster(*inputs, heads, proposals, 1)
+    assert max(kept) < groups_points * proposals ** 2, (max(kept), groups_points)
+    assert max(kept) >= groups_points * c  # the points themselves are kept
+    grads = torch.autograd.grad(out.sum(), inputs[:2])
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
 def test_zero_features_give_finite_results():
     inputs = make_inputs(2, 8, 8, torch.float32)
     with torch.no_grad():
