@@ -82,7 +82,8 @@ class SECAttention(RecordsAssignment, nn.Module):
     def forward(self, x: torch.Tensor, rotary: Tuple[torch.Tensor, torch.Tensor]):
         B, C, H, W = x.shape
         qkv = self.qkv(x)
-        lepe = self.lepe(qkv[:, 2 * C:])
+        # the convolution keeps its input for backward: a slice would keep all of qkv alive
+        lepe = self.lepe(qkv[:, 2 * C:].contiguous())
         # channels are (q|k|v, head, head_dim), the official layout of the qkv weights
         q, k, v = qkv.view(B, 3, self.num_heads, self.head_dim, H * W).permute(1, 0, 2, 4, 3)
         cos, sin = rotary

@@ -288,3 +288,29 @@ def test_classifier_head_reset_and_pre_logits():
     feats = model.forward_features(x)
     expected = F.silu(model.norm(model.proj(feats))).mean((2, 3))
     torch.testing.assert_close(model.forward_head(feats, pre_logits=True), expected)
+
+
+def test_ffn_keeps_two_hidden_maps_not_three_and_matches_the_plain_ffn():
+    from mmcoc.models.backbones.secvit import ConvFFN
+    torch.manual_seed(0)
+    ffn = ConvFFN(8, 24).train()
+    x = torch.randn(2, 8, 10, 12, requires_grad=True)
+    hidden = set()
+
+    # plainly three hidden-width maps are kept: GELU's input (fc1's output), its output (the
+    # depthwise conv's input) and their sum (fc2's input); GELU's output is recomputed
+    def pack(t):
+        if t.dim() == 4 and t.shape[1] == 24 and t.shape[2:] == (10, 12):
+            hidden.add(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = ffn(x)
+    assert len(hidden) == 2, len(hidden)
+    grads = torch.autograd.grad(out.square().sum(), [x, *ffn.parameters()])
+    h = F.gelu(ffn.fc1(x))
+    plain = ffn.fc2(h + ffn.dwconv(h))
+    plain_grads = torch.autograd.grad(plain.square().sum(), [x, *ffn.parameters()])
+    assert torch.equal(out, plain)
+    for a, b in zip(grads, plain_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

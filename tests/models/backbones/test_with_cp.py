@@ -25,7 +25,8 @@ def checkpoint_calls(monkeypatch):
     original = tracing.checkpoint
 
     def counting(fn, *args, **kwargs):
-        calls.append(kwargs.get('use_reentrant'))
+        if isinstance(fn, torch.nn.Module):  # a block (SecViT's FFN recomputes a method)
+            calls.append(kwargs.get('use_reentrant'))
         return original(fn, *args, **kwargs)
 
     monkeypatch.setattr(tracing, 'checkpoint', counting)
