@@ -20,7 +20,13 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from .assignment import RecordsAssignment
-from .clustering import argmax_of_valid, cluster_sizes, region_side, region_validity
+from .clustering import (
+    argmax_of_valid,
+    cluster_rows,
+    cluster_sizes,
+    region_side,
+    region_validity,
+)
 from .tracing import exports_custom_ops, known_zero, traced_by_torch
 
 # Elements of one chunk of the [groups, centers, points] cosine matrix (64 MiB in float32).
@@ -117,7 +123,7 @@ def cluster_pool(feats: torch.Tensor,
     with torch.no_grad():
         points = x.permute(0, 2, 3, 1).reshape(G, N, c)
         assignment = _nearest_center(points, F.normalize(centers, dim=1), center_valid)
-    flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
+    flat = cluster_rows(assignment, M)
     counts = cluster_sizes(flat, point_mask, G * M).to(values.dtype)
     # Padded points hold zero values, so they add nothing to a sum.
     rows = v.permute(0, 2, 3, 1).reshape(G * N, d)

@@ -185,7 +185,7 @@ def context_cluster(feats: torch.Tensor,
             weighted=weighting == 'similarity', by_similarity=normalizer == 'similarity')
         return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M,
                        return_assignment)
-    flat = (assignment + torch.arange(G, device=feats.device).unsqueeze(1) * M).reshape(-1)
+    flat = cluster_rows(assignment, M)
     if normalizer == 'similarity':
         counts = None
     else:
@@ -267,7 +267,7 @@ class ChosenProducts(torch.autograd.Function):
         x, centers, assignment = ctx.saved_tensors
         G, N, c = x.shape
         M = centers.shape[1]
-        flat = (assignment + torch.arange(G, device=x.device).unsqueeze(1) * M).reshape(-1)
+        flat = cluster_rows(assignment, M)
         grad_rows = grad.reshape(G * N, 1)
         grad_x = grad_centers = None
         if ctx.needs_input_grad[0]:
@@ -339,6 +339,13 @@ def window_averages(h, w, proposals: int, device, dtype) -> torch.Tensor:
 
     rows, cols = averaging(h), averaging(w)
     return (rows[:, None, :, None] * cols[None, :, None, :]).reshape(proposals * proposals, -1)
+
+
+def cluster_rows(assignment: torch.Tensor, M: int) -> torch.Tensor:
+    """Each point's cluster as a row of the ``[groups * M, ...]`` cluster tensors: the
+    assignment ``[G, N]`` (a center of its group) offset by its group, flattened."""
+    G = assignment.shape[0]
+    return (assignment + torch.arange(G, device=assignment.device).unsqueeze(1) * M).reshape(-1)
 
 
 def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int) -> torch.Tensor:
