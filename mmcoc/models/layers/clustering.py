@@ -139,40 +139,21 @@ def context_cluster(feats: torch.Tensor,
     # matrix: [G, M, c] and [G, M, d] straight from the channels-last points, and a product
     # again in backward.
     windows = window_averages(h, w, proposals, feats.device, x.dtype)  # [M, N]
-    centers = torch.matmul(windows, x)
-    value_centers = torch.matmul(windows, v)
+    scale = center_valid = None
     if padded:
         point_valid = region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
         coverage = torch.matmul(windows, point_valid.reshape(R, N, 1)).reshape(1, R, M, 1)
         center_valid = coverage > 0
         # pooled zero-padded sums / fraction of real points = mean over real points only
         scale = torch.where(center_valid, coverage.reciprocal(), torch.zeros_like(coverage))
-        centers = (centers.view(-1, R, M, c) * scale).view(G, M, c)
-        value_centers = (value_centers.view(-1, R, M, d) * scale).view(G, M, d)
         center_valid = center_valid.reshape(1, R, M)
 
-    centers = F.normalize(centers, dim=2)  # [G, M, c]
-    choosable = center_valid if padded else None  # [1, R or 1, M]
+    choosable = center_valid  # [1, R or 1, M]
     if not known_true(h >= proposals, w >= proposals):
         distinct = distinct_windows(h, w, proposals, feats.device).view(1, 1, M)
         choosable = distinct if choosable is None else choosable & distinct
-    # The points are not normalised, only their M products (M per point instead of c): their
-    # norms = max(norm, 1e-12), as F.normalize; squares in float32 at least (half precision
-    # would overflow), clamped before the root for a finite gradient at 0.
-    norms = x.to(torch.promote_types(x.dtype, torch.float32)).square().sum(2, keepdim=True)
-    norms = norms.clamp_min(1e-24).sqrt()  # [G, N, 1]
     fused = fused_clustering.applies(x)
-    if fused:  # the products and their argmax in registers, block by block
-        assignment = fused_clustering.assign(
-            x, centers, alpha, None if choosable is None else choosable.reshape(-1, M))
-        cos = chosen_products(x, centers, assignment).div(norms.squeeze(2))
-    else:
-        # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
-        dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
-        with torch.no_grad():
-            assignment = nearest_center(
-                dots, alpha, None if choosable is None else choosable.unsqueeze(2))
-        cos = chosen_products(x, centers, assignment, dots).div(norms.squeeze(2))  # [G, N]
+    cos, assignment = cosines_to_centers(x, windows, scale, alpha, choosable, fused)  # [G, N]
     sim = torch.sigmoid(beta + alpha * cos)
     if padded:
         point_mask = point_valid.reshape(1, R, N)
@@ -180,7 +161,7 @@ def context_cluster(feats: torch.Tensor,
 
     if fused:
         out = fused_clustering.aggregate_dispatch(
-            v, sim.to(v.dtype), value_centers, assignment,
+            v, sim.to(v.dtype), pool_centers(windows, v, scale), assignment,
             point_valid.reshape(R, N) if padded and normalizer == 'count' else None,
             weighted=weighting == 'similarity', by_similarity=normalizer == 'similarity')
         return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M,
@@ -192,22 +173,63 @@ def context_cluster(feats: torch.Tensor,
         members = point_mask.expand(B * heads, R, N).reshape(-1) if padded else None
         counts = cluster_sizes(flat, members, G * M).to(v.dtype)
     # one dtype for the scatter (autocast may leave the similarity wider than the values)
-    args = (v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype), value_centers.reshape(G * M, d),
-            flat, counts, weighting == 'similarity')
-    if not records_autograd_function(*args[:3]):
-        clusters = _aggregate_dispatch(*args)[0]
-        out = clusters.index_select(0, args[3]) * args[1].unsqueeze(1)
+    rows, s = v.reshape(G * N, d), sim.reshape(G * N).to(v.dtype)
+    weighted = weighting == 'similarity'
+    # dispatched straight into the channels-last map's order: no copy of the output (nor of
+    # its gradient) between the groups' layout and the map's
+    order = map_rows(B, heads, f, h, w, feats.device)
+    if not records_autograd_function(rows, s):
+        value_centers = pool_centers(windows, v, scale).reshape(G * M, d)
+        clusters = _aggregate_dispatch(rows, s, value_centers, flat, counts, weighted)[0]
+        out = clusters.index_select(0, flat[order]) * s[order].unsqueeze(1)
     else:
-        out = AggregateDispatch.apply(*args)
-    return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment)
+        out = AggregateDispatch.apply(rows, s, None, flat, counts, weighted, windows, scale,
+                                      order)
+    return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment,
+                   in_map_order=True)
 
 
-def _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment):
-    """The groups' points ``[G, N, d]`` (or ``[G * N, d]``) back as the ``[B, heads * d, H,
-    W]`` map, and the assignment as ``context_cluster`` returns it where asked for."""
+def map_rows(B, heads, f, h, w, device) -> torch.Tensor:
+    """``[B * f * h * f * w * heads]``: the group row (``[B, heads, f, f, h, w]`` order) of
+    each head of each cell of the channels-last map (``[B, f, h, f, w, heads]`` order)."""
+    rows = torch.arange(B * heads * f * f * h * w, device=device)
+    return rows.view(B, heads, f, f, h, w).permute(0, 2, 4, 3, 5, 1).reshape(-1)
+
+
+def pool_centers(windows: torch.Tensor, points: torch.Tensor,
+                 scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``[G, M, c]`` pooled centers of the groups ``points`` ``[G, N, c]``: the averaging
+    matrix ``windows`` ``[M, N]`` times each group, times ``scale`` ``[1, R, M, 1]`` (the
+    padded op's correction per region, group ``g`` in region ``g % R``) where given."""
+    centers = torch.matmul(windows, points)
+    if scale is None:
+        return centers
+    G, M, c = centers.shape
+    return (centers.view(-1, scale.shape[1], M, c) * scale).view(G, M, c)
+
+
+def _add_pooling_gradient(grad_points: torch.Tensor, windows: torch.Tensor,
+                          grad_centers: torch.Tensor, scale: Optional[torch.Tensor]):
+    """``grad_points`` ``[G, N, c]`` += the points' gradient through ``pool_centers`` of
+    ``grad_centers`` ``[G, M, c]``, in place: one batched product into the buffer it is added
+    to, where autograd would write a fresh point-sized tensor and add it."""
+    G, N, c = grad_points.shape
+    M = windows.shape[0]
+    if scale is not None:
+        grad_centers = (grad_centers.view(-1, scale.shape[1], M, c) * scale).view(G, M, c)
+    return grad_points.baddbmm_(windows.t().to(grad_points.dtype).expand(G, N, M),
+                                grad_centers.to(grad_points.dtype))
+
+
+def _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment,
+            in_map_order=False):
+    """The groups' points ``[G, N, d]`` (or ``[G * N, d]``; ``in_map_order``: rows already in
+    ``map_rows`` order) back as the ``[B, heads * d, H, W]`` map, and the assignment as
+    ``context_cluster`` returns it where asked for."""
     # [B, E, f, f, h, w, d] -> [B, f, h, f, w, E, d]: a channels-last map, the layout that the
     # following 1x1 projection and the block's point MLP run fastest on.
-    out = out.view(B, heads, f, f, h, w, d).permute(0, 2, 4, 3, 5, 1, 6)
+    if not in_map_order:
+        out = out.view(B, heads, f, f, h, w, d).permute(0, 2, 4, 3, 5, 1, 6)
     out = out.reshape(B, h * f, w * f, heads * d).permute(0, 3, 1, 2)
     if padded:
         out = out[:, :, :H, :W]
@@ -224,7 +246,9 @@ def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
                    center_valid: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``[G, N]`` index of each point's most similar center from the products ``dots``
     ``[G, N, M]`` of the points with the normalised centers; ``center_valid`` ``[1, R, 1, M]``
-    (group ``g`` in region ``g % R``; ``R`` may be 1) rules centers out.
+    (group ``g`` in region ``g % R``; ``R`` may be 1) rules centers out. ``dots`` is never
+    written: the ranking is a copy (``sign(alpha) * dots``), except eagerly on the CPU with
+    ``alpha > 0`` and no center ruled out, where ``dots`` is ranked as it is.
 
     ``sigmoid(beta + alpha * dots / |x|)`` is, per point, a monotone function of ``dots``:
     increasing for ``alpha > 0``, decreasing for ``alpha < 0``, constant for ``alpha = 0``. So its
@@ -235,61 +259,108 @@ def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
     within 16 ulps per layer of FEC-small at 491x549, 4 with the products), and a kernel that
     rounds the sigmoid differently (onnxruntime's, a GPU's) breaks each its own way. It is also
     one pass over the ``[G, N, M]`` products where the sigmoid's ranking took four."""
-    return argmax_of_valid(dots.detach() * alpha.detach().sign(), center_valid)
+    ranked = dots.detach()
+    # (alpha's sign read on the CPU only: on a GPU, a synchronisation per block)
+    if not (center_valid is None and ranked.device.type == 'cpu' and not traced_by_torch()
+            and bool(alpha.detach() > 0)):
+        ranked = ranked * alpha.detach().sign()
+    return argmax_of_valid(ranked, center_valid)
 
 
-def _chosen_products(x, centers, assignment, dots=None):
-    """``[G, N]`` product of each point with its assigned center: picked from the products
-    ``dots`` ``[G, N, M]`` where given, else formed from the chosen centers."""
+def point_norms(x: torch.Tensor) -> torch.Tensor:
+    """``[G, N]`` norms of the points ``x`` ``[G, N, c]``, ``max(norm, 1e-12)`` as
+    ``F.normalize``; in float32 at least (half precision's squares would overflow)."""
+    wide = torch.promote_types(x.dtype, torch.float32)
+    return torch.linalg.vector_norm(x, dim=2, dtype=wide).clamp_min(1e-12)
+
+
+def _chosen_cosines(x, centers, assignment, dots=None):
+    """``[G, N]`` cosine of each point with its assigned (normalised) center, and the points'
+    norms: the chosen product is picked from the products ``dots`` ``[G, N, M]`` where given,
+    else formed from the chosen centers. The points are not normalised, only their one chosen
+    product each."""
     if dots is not None:
-        return dots.gather(2, assignment.unsqueeze(2)).squeeze(2)
-    chosen = centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, centers.shape[2]))
-    return (x * chosen).sum(2)
+        products = dots.gather(2, assignment.unsqueeze(2)).squeeze(2)
+    else:
+        products = (x * _chosen_centers(centers, assignment)).sum(2)
+    norms = point_norms(x)
+    return products / norms, norms
 
 
-class ChosenProducts(torch.autograd.Function):
-    """``_chosen_products`` whose backward reads the points, the centers and the assignment.
+def _chosen_centers(centers, assignment):
+    """``[G, N, c]``: each point's center; a tensor of its own, not a view."""
+    return centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, centers.shape[2]))
 
-    Autograd's ``gather`` keeps its whole input for backward: the ``[G, N, M]`` products (25 or
-    49 values a point, the op's largest tensor at detection sizes) would stay alive until
-    backward for one value a point, and ``x * chosen`` would keep a ``[G, N, c]`` copy of the
-    chosen centers. The gradients are the chosen center for each point and each point's
-    gradient-scaled row added to its center (``index_add``, as the aggregation's)."""
+
+def _cosines_to_centers(x, windows, scale, alpha, choosable, fused):
+    """``cosines_to_centers``' arithmetic: the cosines and the assignment, and the pooled
+    centers, normalised centers and point norms that ``CentersCosines``' backward reads."""
+    pooled = pool_centers(windows, x, scale)
+    centers = F.normalize(pooled, dim=2)  # [G, M, c]
+    M = centers.shape[1]
+    if fused:  # the products and their argmax in registers, block by block
+        dots = None
+        assignment = fused_clustering.assign(
+            x, centers, alpha, None if choosable is None else choosable.reshape(-1, M))
+    else:
+        # Points by centers, [G, N, M]: each point's centers lie contiguous for the argmax.
+        dots = torch.bmm(x, centers.transpose(1, 2))  # not kept for backward
+        with torch.no_grad():
+            assignment = nearest_center(
+                dots, alpha, None if choosable is None else choosable.unsqueeze(2))
+    cos, norms = _chosen_cosines(x, centers, assignment, dots)
+    return cos, assignment, pooled, centers, norms
+
+
+class CentersCosines(torch.autograd.Function):
+    """``cosines_to_centers`` whose backward reads the points, the centers and the assignment.
+
+    Autograd would keep the ``[G, N, M]`` products for ``gather``'s backward (25 or 49 values a
+    point, the op's largest tensor at detection sizes) for one value a point, square the
+    points into a ``[G, N, c]`` tensor for their norms, and give the points three point-sized
+    gradients to add (the cosine's, the norm's, the pooling's). Here ``cos_n = x_n . c_k /
+    |x_n|`` gives the point ``(c_k - cos_n x_n / |x_n|) / |x_n|``, one tensor, into which the
+    pooling's gradient is added in place; the centers get each point over its norm
+    (``index_add``, as the aggregation's), through their normalisation (small tensors)."""
 
     @staticmethod
-    def forward(ctx, x, centers, assignment, dots):
-        ctx.save_for_backward(x, centers, assignment)
-        return _chosen_products(x, centers, assignment, dots)
+    def forward(ctx, x, windows, scale, alpha, choosable, fused):
+        cos, assignment, pooled, centers, norms = _cosines_to_centers(
+            x, windows, scale, alpha, choosable, fused)
+        ctx.mark_non_differentiable(assignment)
+        ctx.save_for_backward(x, windows, scale, pooled, centers, assignment, norms, cos)
+        return cos, assignment
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        x, centers, assignment = ctx.saved_tensors
+    def backward(ctx, grad, _):
+        x, windows, scale, pooled, centers, assignment, norms, cos = ctx.saved_tensors
         G, N, c = x.shape
         M = centers.shape[1]
-        flat = cluster_rows(assignment, M)
-        grad_rows = grad.reshape(G * N, 1)
-        grad_x = grad_centers = None
-        if ctx.needs_input_grad[0]:
-            grad_x = centers.reshape(G * M, c).index_select(0, flat).mul_(grad_rows)
-            grad_x = grad_x.to(x.dtype).view(G, N, c)
-        if ctx.needs_input_grad[1]:
-            grad_centers = torch.zeros(G * M, c, dtype=torch.promote_types(
-                centers.dtype, grad.dtype), device=x.device)
-            grad_centers.index_add_(0, flat, x.reshape(G * N, c) * grad_rows)
-            grad_centers = grad_centers.to(centers.dtype).view(G, M, c)
-        return grad_x, grad_centers, None, None
+        factor = (grad / norms).unsqueeze(2)  # [G, N, 1]
+        grad_centers = torch.zeros(G * M, c, dtype=torch.promote_types(
+            centers.dtype, grad.dtype), device=x.device)
+        grad_centers.index_add_(0, cluster_rows(assignment, M), (x * factor).reshape(G * N, c))
+        with torch.enable_grad():  # F.normalize's backward, on [G, M, c]
+            raw = pooled.detach().requires_grad_()
+            grad_pooled, = torch.autograd.grad(
+                F.normalize(raw, dim=2), raw, grad_centers.to(raw.dtype).view(G, M, c))
+        grad_x = _chosen_centers(centers, assignment).mul_(factor)
+        grad_x = grad_x.addcmul_(x, factor * (-cos / norms).unsqueeze(2)).to(x.dtype)
+        return _add_pooling_gradient(grad_x, windows, grad_pooled, scale), None, None, None, \
+            None, None
 
 
-def chosen_products(x: torch.Tensor, centers: torch.Tensor, assignment: torch.Tensor,
-                    dots: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``[G, N]`` product of each point of ``x`` ``[G, N, c]`` with its assigned center of
-    ``centers`` ``[G, M, c]`` (``assignment`` ``[G, N]``), picked from the products ``dots``
-    ``[G, N, M]`` where given; for training without keeping ``dots`` (``ChosenProducts``)."""
-    if records_autograd_function(x, centers):
-        return ChosenProducts.apply(x, centers, assignment,
-                                    None if dots is None else dots.detach())
-    return _chosen_products(x, centers, assignment, dots)
+def cosines_to_centers(x: torch.Tensor, windows: torch.Tensor, scale: Optional[torch.Tensor],
+                       alpha: torch.Tensor, choosable: Optional[torch.Tensor], fused: bool):
+    """``[G, N]`` cosine of each point of ``x`` ``[G, N, c]`` with its most similar center and
+    that center, ``[G, N]`` (long): the centers pooled by ``windows`` (``pool_centers``),
+    ranked by ``nearest_center`` (or the fused kernel) among those ``choosable`` ``[1, R or 1,
+    M]`` allows. The points are not normalised, only their one chosen product each; for
+    training without keeping the ``[G, N, M]`` products (``CentersCosines``)."""
+    if records_autograd_function(x):
+        return CentersCosines.apply(x, windows, scale, alpha, choosable, fused)
+    return _cosines_to_centers(x, windows, scale, alpha, choosable, fused)[:2]
 
 
 def argmax_of_valid(ranked: torch.Tensor, center_valid: Optional[torch.Tensor] = None
@@ -358,15 +429,22 @@ def cluster_sizes(flat: torch.Tensor, weights: Optional[torch.Tensor], size: int
 
 
 def _aggregate_dispatch(v, s, value_centers, flat, counts, weighted: bool = True):
-    """``AggregateDispatch``'s forward up to the dispatch: the clusters and their
-    denominators."""
-    numer = value_centers.index_add(0, flat, v * s.unsqueeze(1) if weighted else v)
+    """``AggregateDispatch``'s forward up to the dispatch: the clusters, their denominators and
+    the summed rows (``v * s`` when ``weighted``, a buffer of its own, else ``v``)."""
+    summed = v * s.unsqueeze(1) if weighted else v
+    numer = value_centers.index_add(0, flat, summed)
     if counts is None:
         denom = 1 + s.new_zeros(value_centers.shape[0]).index_add(0, flat, s)
     else:
         denom = 1 + counts
     clusters = numer / denom.unsqueeze(1)
-    return clusters, denom
+    return clusters, denom, summed
+
+
+def _row_dots(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``(a * b).sum(1)`` of two ``[rows, d]`` tensors without their ``[rows, d]`` product
+    (a batched product of rows: half the time, no point-sized buffer)."""
+    return torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).view(-1)
 
 
 class AggregateDispatch(torch.autograd.Function):
@@ -374,37 +452,61 @@ class AggregateDispatch(torch.autograd.Function):
 
     ``g_k = (vc_k + sum_{n in k} s_n v_n) / D_k`` with ``D_k = 1 + sum_{n in k} s_n``, or
     ``1 + counts_k`` when ``counts`` is given; without ``weighted`` the members' values enter
-    the sum unweighted (``sum_{n in k} v_n``). Written out (rather than left to autograd) so that
-    backward keeps only ``v``, ``s`` and the small per-cluster tensors instead of the
-    ``[points, dim]`` intermediates, the largest buffers of the op at detection sizes.
+    the sum unweighted (``sum_{n in k} v_n``). The value centers ``vc`` are given, or with
+    ``value_centers=None`` pooled from ``v`` by ``windows`` and ``scale`` (``pool_centers``),
+    their gradient then added to ``v``'s in place. With ``order`` the output's rows are
+    ``out[p] = s_{order[p]} g_{k(order[p])}`` (``map_rows``: the map's layout).
+
+    Written out (rather than left to autograd) so that backward keeps only ``v``, ``s`` and the
+    small per-cluster tensors instead of the ``[points, dim]`` intermediates, the largest
+    buffers of the op at detection sizes. Forward and backward each fill one ``[points, dim]``
+    buffer in turn with what the next step reads (a fresh buffer of that size costs a pass of
+    page faults on top of its writes).
     """
 
     @staticmethod
-    def forward(ctx, v, s, value_centers, flat, counts, weighted=True):
-        clusters, denom = _aggregate_dispatch(v, s, value_centers, flat, counts, weighted)
-        ctx.save_for_backward(v, s, flat, clusters, denom)
+    def forward(ctx, v, s, value_centers, flat, counts, weighted=True, windows=None,
+                scale=None, order=None):
+        ctx.pooled = value_centers is None
+        if ctx.pooled:
+            N = windows.shape[1]
+            value_centers = pool_centers(windows, v.view(-1, N, v.shape[1]), scale)
+            value_centers = value_centers.reshape(-1, v.shape[1])
+        clusters, denom, summed = _aggregate_dispatch(v, s, value_centers, flat, counts,
+                                                      weighted)
+        ctx.save_for_backward(v, s, flat, clusters, denom, windows, scale, order)
         ctx.by_similarity = counts is None
         ctx.weighted = weighted
-        return clusters.index_select(0, flat).mul_(s.unsqueeze(1))
+        out = summed if weighted else None  # v itself where not weighted: not to be written
+        out_flat, out_s = (flat, s) if order is None else (flat[order], s[order])
+        return torch.index_select(clusters, 0, out_flat, out=out).mul_(out_s.unsqueeze(1))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        v, s, flat, clusters, denom = ctx.saved_tensors
+        v, s, flat, clusters, denom, windows, scale, order = ctx.saved_tensors
+        grad = grad.to(v.dtype).contiguous()  # rows below is written through out=
+        out_flat, out_s = (flat, s) if order is None else (flat[order], s[order])
+        rows = grad * out_s.unsqueeze(1)
+        grad_clusters = torch.zeros_like(clusters).index_add_(0, out_flat, rows)
+        grad_s = _row_dots(torch.index_select(clusters, 0, out_flat, out=rows), grad)
+        if order is not None:
+            grad_s = torch.empty_like(grad_s).index_copy_(0, order, grad_s)
         s_col = s.unsqueeze(1)
-        grad_clusters = torch.zeros_like(clusters).index_add_(0, flat, grad * s_col)
-        grad_s = clusters.index_select(0, flat).mul_(grad).sum(1)
         grad_numer = grad_clusters / denom.unsqueeze(1)  # = grad of value_centers
-        spread = grad_numer.index_select(0, flat)
+        spread = torch.index_select(grad_numer, 0, flat, out=rows)
         if ctx.weighted:
-            grad_v = spread * s_col
-            grad_s += spread.mul_(v).sum(1)
-        else:
-            grad_v = spread
+            grad_s += _row_dots(spread, v)
+            spread.mul_(s_col)
         if ctx.by_similarity:
             grad_denom = -(grad_clusters * clusters).sum(1) / denom
             grad_s += grad_denom.index_select(0, flat)
-        return grad_v, grad_s, grad_numer, None, None, None
+        if not ctx.pooled:
+            return spread, grad_s, grad_numer, None, None, None, None, None, None
+        N, d = windows.shape[1], v.shape[1]
+        _add_pooling_gradient(spread.view(-1, N, d), windows,
+                              grad_numer.view(-1, windows.shape[0], d), scale)
+        return spread, grad_s, None, None, None, None, None, None, None
 
 
 def region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 1) -> torch.Tensor:

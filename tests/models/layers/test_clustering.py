@@ -81,6 +81,23 @@ def test_assignment_is_not_decided_by_the_rounding_of_the_sigmoid():
     assert nearest_center(dots, alpha, valid).item() == 0
 
 
+@pytest.mark.parametrize('alpha', [1.5, -0.5, 0.0])
+def test_the_ranking_leaves_the_products_as_they_are(alpha):
+    torch.manual_seed(0)
+    dots = torch.randn(6, 40, 9)
+    dots[0, 0, 3] = dots[0, 0, 5] = dots[0, 0].max() + 1  # a tie: the first wins
+    valid = torch.rand(1, 3, 1, 9) > 0.3
+    valid[..., 0] = True
+    kept = dots.clone()
+    alpha = torch.tensor([alpha])
+    for center_valid in (None, valid):
+        ranked = dots * alpha.sign()
+        if center_valid is not None:
+            ranked.view(2, 3, 40, 9).masked_fill_(~center_valid, -math.inf)
+        assert torch.equal(nearest_center(dots, alpha, center_valid), ranked.argmax(-1))
+        assert torch.equal(dots, kept)
+
+
 @pytest.mark.parametrize('h,w,proposals', [(6, 3, 7), (2, 9, 4), (5, 5, 5), (16, 12, 7)])
 def test_distinct_windows_rule_out_exactly_the_repeated_windows(h, w, proposals):
     windows = window_averages(h, w, proposals, 'cpu', torch.float64)
