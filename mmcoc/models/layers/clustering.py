@@ -33,6 +33,7 @@ from .tracing import (
     known_true,
     known_zero,
     records_autograd_function,
+    traced_by_any,
     traced_by_torch,
 )
 
@@ -247,8 +248,8 @@ def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
     """``[G, N]`` index of each point's most similar center from the products ``dots``
     ``[G, N, M]`` of the points with the normalised centers; ``center_valid`` ``[1, R, 1, M]``
     (group ``g`` in region ``g % R``; ``R`` may be 1) rules centers out. ``dots`` is never
-    written: the ranking is a copy (``sign(alpha) * dots``), except eagerly on the CPU with
-    ``alpha > 0`` and no center ruled out, where ``dots`` is ranked as it is.
+    written: the ranking is a copy (``sign(alpha) * dots``), except eagerly (no tracer) on the
+    CPU with ``alpha > 0`` and no center ruled out, where ``dots`` is ranked as it is.
 
     ``sigmoid(beta + alpha * dots / |x|)`` is, per point, a monotone function of ``dots``:
     increasing for ``alpha > 0``, decreasing for ``alpha < 0``, constant for ``alpha = 0``. So its
@@ -260,8 +261,9 @@ def nearest_center(dots: torch.Tensor, alpha: torch.Tensor,
     rounds the sigmoid differently (onnxruntime's, a GPU's) breaks each its own way. It is also
     one pass over the ``[G, N, M]`` products where the sigmoid's ranking took four."""
     ranked = dots.detach()
-    # (alpha's sign read on the CPU only: on a GPU, a synchronisation per block)
-    if not (center_valid is None and ranked.device.type == 'cpu' and not traced_by_torch()
+    # alpha's sign read on the CPU only (on a GPU, a synchronisation per block) and never
+    # while a tracer records: a traced graph would keep the branch of the traced alpha
+    if not (center_valid is None and ranked.device.type == 'cpu' and not traced_by_any()
             and bool(alpha.detach() > 0)):
         ranked = ranked * alpha.detach().sign()
     return argmax_of_valid(ranked, center_valid)

@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import pytest
 import torch
@@ -96,6 +97,23 @@ def test_the_ranking_leaves_the_products_as_they_are(alpha):
             ranked.view(2, 3, 40, 9).masked_fill_(~center_valid, -math.inf)
         assert torch.equal(nearest_center(dots, alpha, center_valid), ranked.argmax(-1))
         assert torch.equal(dots, kept)
+
+
+def test_a_traced_op_ranks_by_the_sign_of_the_alpha_it_is_given():
+    # Eagerly the products are ranked as they are for alpha > 0; a traced graph must not keep
+    # that branch of the alpha it was traced with.
+    torch.manual_seed(0)
+    feats, values = torch.randn(1, 8, 6, 6), torch.randn(1, 8, 6, 6)
+    beta = torch.zeros(1)
+
+    def op(feats, values, alpha):
+        return context_cluster(feats, values, alpha, beta, 2, 2, 1)
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)  # (the size checks')
+        traced = torch.jit.trace(op, (feats, values, torch.ones(1)))
+        for alpha in (torch.ones(1), -torch.ones(1)):
+            torch.testing.assert_close(traced(feats, values, alpha), op(feats, values, alpha))
 
 
 @pytest.mark.parametrize('h,w,proposals', [(6, 3, 7), (2, 9, 4), (5, 5, 5), (16, 12, 7)])
