@@ -202,7 +202,12 @@ def pool_centers(windows: torch.Tensor, points: torch.Tensor,
     """``[G, M, c]`` pooled centers of the groups ``points`` ``[G, N, c]``: the averaging
     matrix ``windows`` ``[M, N]`` times each group, times ``scale`` ``[1, R, M, 1]`` (the
     padded op's correction per region, group ``g`` in region ``g % R``) where given."""
-    centers = torch.matmul(windows, points)
+    return _scaled_by_region(torch.matmul(windows, points), scale)
+
+
+def _scaled_by_region(centers: torch.Tensor, scale: Optional[torch.Tensor]) -> torch.Tensor:
+    """``centers`` ``[G, M, c]`` times ``scale`` ``[1, R, M, 1]`` (group ``g`` in region
+    ``g % R``), or as they are where ``scale`` is None."""
     if scale is None:
         return centers
     G, M, c = centers.shape
@@ -214,12 +219,9 @@ def _add_pooling_gradient(grad_points: torch.Tensor, windows: torch.Tensor,
     """``grad_points`` ``[G, N, c]`` += the points' gradient through ``pool_centers`` of
     ``grad_centers`` ``[G, M, c]``, in place: one batched product into the buffer it is added
     to, where autograd would write a fresh point-sized tensor and add it."""
-    G, N, c = grad_points.shape
-    M = windows.shape[0]
-    if scale is not None:
-        grad_centers = (grad_centers.view(-1, scale.shape[1], M, c) * scale).view(G, M, c)
-    return grad_points.baddbmm_(windows.t().to(grad_points.dtype).expand(G, N, M),
-                                grad_centers.to(grad_points.dtype))
+    G, N, _ = grad_points.shape
+    return grad_points.baddbmm_(windows.t().to(grad_points.dtype).expand(G, N, windows.shape[0]),
+                                _scaled_by_region(grad_centers, scale).to(grad_points.dtype))
 
 
 def _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment,
