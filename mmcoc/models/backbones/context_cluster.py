@@ -14,6 +14,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
 from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, mlp_residual, run_block
+from mmcoc.models.layers.tracing import register_leaf_modules
 from mmcoc.models.layers.weight_init import init_trunc_normal
 from mmcoc.models.weight_layouts.context_cluster import (
     LAYOUT_VERSION,
@@ -81,8 +82,7 @@ class ClusterBlock(nn.Module):
             x = x + self.drop_path(
                 self.layer_scale_1[:, None, None] * self.token_mixer(self.norm1(x)))
         else:
-            x = torch.addcmul(x, self.layer_scale_1[:, None, None],
-                              self.token_mixer(self.norm1(x)))  # one pass over the map
+            x = self.token_mixer(x, norm=self.norm1, scale=self.layer_scale_1)
         if self._mlp_fusable():
             return mlp_residual(x, self.norm2, self.mlp.fc1, self.mlp.fc2, self.layer_scale_2,
                                 self.drop_path.drop_prob if dropping else 0.)
@@ -94,6 +94,11 @@ class ClusterBlock(nn.Module):
         return (type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
                 and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
                 and mlp.drop.p == 0)
+
+
+# torch.fx records each block as one call: its mixer half picks its computation by the map's
+# size, so a traced graph computes what the eager model does, bit for bit
+register_leaf_modules(ClusterBlock)
 
 
 class ContextClusterStage(nn.Module):

@@ -119,30 +119,57 @@ def context_cluster(feats: torch.Tensor,
     f = folds
     h, w = region_side(H, f), region_side(W, f)
     pad_h, pad_w = h * f - H, w * f - W
-    padded = not known_zero(pad_h, pad_w)
     # The maps as channels-last [B, H, W, C] views: free where they are stored channels-last
     # (the blocks keep them so), else the one copy below reads them strided.
     fh, vh = feats.permute(0, 2, 3, 1), values.permute(0, 2, 3, 1)
-    if padded:
+    if not known_zero(pad_h, pad_w):
         # Zero padding makes every pooled sum a sum over real points only.
         fh = F.pad(fh, (0, 0, 0, pad_w, 0, pad_h))
         vh = F.pad(vh, (0, 0, 0, pad_w, 0, pad_h))
     R = f * f
-    G, N, M = B * heads * R, h * w, proposals * proposals
-
     # Heads and regions become groups, each a [points, channels] matrix: [B, f, h, f, w, E, c]
     # -> [B, E, f, f, h, w, c]. Channels-last rows serve the similarity product, the norms
     # and the row scatter/gather alike.
-    x = fh.reshape(B, f, h, f, w, heads, c).permute(0, 5, 1, 3, 2, 4, 6).reshape(G, N, c)
-    v = vh.reshape(B, f, h, f, w, heads, d).permute(0, 5, 1, 3, 2, 4, 6).reshape(G, N, d)
+    x = fh.reshape(B, f, h, f, w, heads, c).permute(0, 5, 1, 3, 2, 4, 6).reshape(B * heads * R,
+                                                                                h * w, c)
+    v = vh.reshape(B, f, h, f, w, heads, d).permute(0, 5, 1, 3, 2, 4, 6).reshape(B * heads * R,
+                                                                                h * w, d)
+    return cluster_groups(x, v, alpha, beta, heads, proposals, folds, (H, W), normalizer,
+                          return_assignment, weighting)
+
+
+def cluster_groups(x: torch.Tensor,
+                   v: torch.Tensor,
+                   alpha: torch.Tensor,
+                   beta: torch.Tensor,
+                   heads: int,
+                   proposals: int,
+                   folds: int,
+                   size,
+                   normalizer: str = 'similarity',
+                   return_assignment: bool = False,
+                   weighting: str = 'similarity'):
+    """``context_cluster`` of points already in the groups' layout: ``x`` ``[G, N, c]`` and
+    ``v`` ``[G, N, d]``, ``G = B * heads * folds**2`` groups (``[B, heads, region]`` order, the
+    regions row-major) of ``N = h * w`` points (each region row-major, zero where the ``size``
+    ``(H, W)`` map was padded to ``folds`` regions of ``h x w``). Returns the ``[B, heads * d,
+    H, W]`` map (and the assignment) as ``context_cluster``."""
+    H, W = size
+    f = folds
+    h, w = region_side(H, f), region_side(W, f)
+    padded = not known_zero(h * f - H, w * f - W)
+    R = f * f
+    G, N, M = x.shape[0], h * w, proposals * proposals
+    B, d = G // (heads * R), v.shape[2]
+    device = x.device
 
     # Centers by adaptive average pooling of each region, as products with its averaging
     # matrix: [G, M, c] and [G, M, d] straight from the channels-last points, and a product
     # again in backward.
-    windows = window_averages(h, w, proposals, feats.device, x.dtype)  # [M, N]
+    windows = window_averages(h, w, proposals, device, x.dtype)  # [M, N]
     scale = center_valid = None
     if padded:
-        point_valid = region_validity(H, W, f, feats.device, feats.dtype)  # [R, 1, h, w]
+        point_valid = region_validity(H, W, f, device, x.dtype)  # [R, 1, h, w]
         coverage = torch.matmul(windows, point_valid.reshape(R, N, 1)).reshape(1, R, M, 1)
         center_valid = coverage > 0
         # pooled zero-padded sums / fraction of real points = mean over real points only
@@ -151,7 +178,7 @@ def context_cluster(feats: torch.Tensor,
 
     choosable = center_valid  # [1, R or 1, M]
     if not known_true(h >= proposals, w >= proposals):
-        distinct = distinct_windows(h, w, proposals, feats.device).view(1, 1, M)
+        distinct = distinct_windows(h, w, proposals, device).view(1, 1, M)
         choosable = distinct if choosable is None else choosable & distinct
     fused = fused_clustering.applies(x)
     cos, assignment = cosines_to_centers(x, windows, scale, alpha, choosable, fused)  # [G, N]
@@ -178,7 +205,7 @@ def context_cluster(feats: torch.Tensor,
     weighted = weighting == 'similarity'
     # dispatched straight into the channels-last map's order: no copy of the output (nor of
     # its gradient) between the groups' layout and the map's
-    order = map_rows(B, heads, f, h, w, feats.device)
+    order = map_rows(B, heads, f, h, w, device)
     if not records_autograd_function(rows, s):
         value_centers = pool_centers(windows, v, scale).reshape(G * M, d)
         clusters = _aggregate_dispatch(rows, s, value_centers, flat, counts, weighted)[0]
@@ -188,6 +215,156 @@ def context_cluster(feats: torch.Tensor,
                                       order)
     return _to_map(out, B, heads, f, h, w, d, H, W, padded, assignment, M, return_assignment,
                    in_map_order=True)
+
+
+def region_view(points: torch.Tensor, folds: int) -> torch.Tensor:
+    """``[B, H, W, C]`` points (``H`` and ``W`` divisible by ``folds``) as ``[B, f, f, h, w,
+    C]``: region by region, row-major, each region's points row-major (a view where the points
+    are stored densely)."""
+    B, H, W, C = points.shape
+    f = folds
+    return points.reshape(B, f, H // f, f, W // f, C).transpose(2, 3)
+
+
+def map_points(rows: torch.Tensor, H: int, W: int, folds: int) -> torch.Tensor:
+    """``[B, H * W, C]`` rows in ``region_view``'s order as ``[B, H, W, C]`` points."""
+    B, _, C = rows.shape
+    f = folds
+    return rows.view(B, f, f, H // f, W // f, C).transpose(2, 3).reshape(B, H, W, C)
+
+
+# Rows per chunk of the grouped projection: a chunk of the input (rows x channels) stays in
+# the cache while every head's product reads it.
+PROJECTION_CHUNK_ELEMENTS = 2**18
+
+
+def _row_chunks(rows: int, channels: int):
+    step = max(1, PROJECTION_CHUNK_ELEMENTS // channels)
+    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
+
+
+class GroupedProjection(torch.autograd.Function):
+    """The mixer's 1x1 projections ``f`` and ``v`` of ``[B, H, W, C]`` points, after a
+    GroupNorm of one group where its weight and bias are given, written straight into
+    ``cluster_groups``' layout: ``[B * heads * R, N, c]`` per projection. The points are
+    returned as they are too, so that a residual that adds them passes its gradient through
+    here.
+
+    A norm, a projection of the map and then the groups' layout would write the normed map,
+    every projected value twice (the ``[points, heads * c]`` product, then its copy into
+    ``[B, heads, region]`` groups); and in backward copy each gradient back, concatenate f's
+    and v's for one product, take the norm's gradient and add the residual's: six point-sized
+    buffers beyond the outputs. Here the normed points are written once, in the groups' row
+    order; both directions of the products run on chunks of rows in one cache-sized buffer
+    (forward, one product of the chunk with both weights, its columns then copied into the
+    heads' groups; backward, the heads' gradients of the chunk copied side by side for one
+    product with both weights); the norm's gradient and the residual's are written into one
+    tensor, slab by slab of regions."""
+
+    @staticmethod
+    def forward(ctx, points, norm_weight, norm_bias, eps, f_weight, f_bias, v_weight, v_bias,
+                heads, folds):
+        B, H, W, C = points.shape
+        regions = region_view(points, folds)
+        mean = rstd = None
+        if norm_weight is None:
+            rows = regions.reshape(B, H * W, C)
+        else:
+            var, mean = torch.var_mean(points.reshape(B, -1), dim=1, correction=0)
+            rstd = (var + eps).rsqrt()
+            rows = points.new_empty(B, H * W, C)
+            for b in range(B):
+                factor = rstd[b] * norm_weight
+                torch.addcmul(norm_bias - mean[b] * factor, regions[b], factor,
+                              out=rows[b].view(regions.shape[1:]))
+        weight, bias = torch.cat([f_weight, v_weight]), torch.cat([f_bias, v_bias])
+        widths = f_weight.shape[0] // heads, v_weight.shape[0] // heads
+        outs = [rows.new_empty(B, heads, H * W, c) for c in widths]
+        chunks = _row_chunks(H * W, weight.shape[0])
+        buffer = rows.new_empty(chunks[0][1], weight.shape[0])
+        for b in range(B):
+            for start, end in chunks:
+                product = torch.addmm(bias, rows[b, start:end], weight.t(),
+                                      out=buffer[:end - start])
+                for out, columns in zip(outs, product.split(heads * widths[0], dim=1)):
+                    out[b, :, start:end].copy_(columns.unflatten(1, (heads, -1)).transpose(0, 1))
+        ctx.save_for_backward(rows, weight, points, norm_weight, mean, rstd)
+        ctx.shape = H, W, heads, folds, widths
+        return tuple(out.view(B * heads * folds * folds, -1, out.shape[3])
+                     for out in outs) + (points,)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_f, grad_v, grad_points):
+        rows, weight, points, norm_weight, mean, rstd = ctx.saved_tensors
+        H, W, heads, folds, widths = ctx.shape
+        B, N, C = rows.shape
+        grads = [torch.zeros(B, heads, N, c, dtype=rows.dtype, device=rows.device)
+                 if grad is None else grad.reshape(B, heads, N, c)
+                 for grad, c in zip((grad_f, grad_v), widths)]
+        chunks = _row_chunks(N, weight.shape[0])
+        buffer = rows.new_empty(chunks[0][1], weight.shape[0])
+        grad_rows = torch.empty_like(rows) if any(ctx.needs_input_grad[:3]) else None
+        grad_weight = torch.zeros_like(weight)
+        grad_bias = weight.new_zeros(weight.shape[0])
+        for b in range(B):
+            for start, end in chunks:
+                block = buffer[:end - start]
+                for grad, columns in zip(grads, block.split(heads * widths[0], dim=1)):
+                    columns.unflatten(1, (heads, -1)).transpose(0, 1).copy_(
+                        grad[b, :, start:end])
+                grad_weight.addmm_(block.t(), rows[b, start:end])
+                grad_bias += block.sum(0)
+                if grad_rows is not None:
+                    torch.mm(block, weight, out=grad_rows[b, start:end])
+        grad_input = grad_norm_weight = grad_norm_bias = None
+        if grad_rows is not None and norm_weight is None:
+            grad_input = map_points(grad_rows, H, W, folds)
+            if grad_points is not None:
+                grad_input += grad_points
+        elif grad_rows is not None:
+            grad_input, grad_norm_weight, grad_norm_bias = _group_norm_backward(
+                grad_rows, points, mean, rstd, norm_weight, folds, grad_points)
+        elif grad_points is not None:
+            grad_input = grad_points
+        f_rows = heads * widths[0]
+        return (grad_input, grad_norm_weight, grad_norm_bias, None, grad_weight[:f_rows],
+                grad_bias[:f_rows], grad_weight[f_rows:], grad_bias[f_rows:], None, None)
+
+
+def _group_norm_backward(grad_rows, points, mean, rstd, gamma, folds, grad_points=None):
+    """The gradient of GroupNorm(1) (``mean``, ``rstd`` ``[B]``, weight ``gamma``) at
+    ``points`` ``[B, H, W, C]`` from ``grad_rows`` ``[B, N, C]`` in ``region_view``'s order,
+    plus ``grad_points`` where given, in one ``[B, H, W, C]`` tensor; and the norm's weight
+    and bias gradients. ``grad = rstd * (g - mean(g) - xhat * mean(g * xhat))`` with ``g =
+    gamma * grad_rows`` and ``xhat = (x - mean) * rstd``, written ``A * grad_rows + B_ * x +
+    K`` slab by slab (a row of regions), the two means from per-channel sums."""
+    B, H, W, C = points.shape
+    x = region_view(points, folds)
+    rows = grad_rows.view(x.shape)
+    # sum(grad_rows * xhat) per channel = rstd * (sum(grad_rows * x) - mean * sum(grad_rows))
+    sums = rows.sum((1, 2, 3, 4))  # [B, C]
+    products = points.new_zeros(B, C)
+    slab = points.new_empty(x.shape[2:])
+    for b in range(B):
+        for i in range(folds):
+            products[b] += torch.mul(rows[b, i], x[b, i], out=slab).sum((0, 1, 2))
+    dots = rstd[:, None] * (products - mean[:, None] * sums)
+    n = H * W * C
+    mean_g, mean_gx = (sums * gamma).sum(1) / n, (dots * gamma).sum(1) / n
+    scale = rstd[:, None] * gamma  # [B, C]
+    slope = -rstd * rstd * mean_gx  # [B]
+    shift = rstd * (rstd * mean_gx * mean - mean_g)
+    grad = torch.empty_like(points)
+    out = region_view(grad, folds)
+    through = None if grad_points is None else region_view(grad_points, folds)
+    for b in range(B):
+        for i in range(folds):
+            part = torch.mul(x[b, i], slope[b], out=out[b, i])
+            part.addcmul_(rows[b, i], scale[b]).add_(shift[b])
+            if through is not None:
+                part.add_(through[b, i])
+    return grad, dots.sum(0), sums.sum(0)
 
 
 def map_rows(B, heads, f, h, w, device) -> torch.Tensor:
@@ -291,9 +468,11 @@ def _chosen_cosines(x, centers, assignment, dots=None):
     return products / norms, norms
 
 
-def _chosen_centers(centers, assignment):
-    """``[G, N, c]``: each point's center; a tensor of its own, not a view."""
-    return centers.gather(1, assignment.unsqueeze(2).expand(-1, -1, centers.shape[2]))
+def _chosen_centers(centers, assignment, out=None):
+    """``[G, N, c]``: each point's center; a tensor of its own (``out`` where given), not a
+    view."""
+    return torch.gather(centers, 1, assignment.unsqueeze(2).expand(-1, -1, centers.shape[2]),
+                        out=out)
 
 
 def _cosines_to_centers(x, windows, scale, alpha, choosable, fused):
@@ -342,14 +521,17 @@ class CentersCosines(torch.autograd.Function):
         G, N, c = x.shape
         M = centers.shape[1]
         factor = (grad / norms).unsqueeze(2)  # [G, N, 1]
-        grad_centers = torch.zeros(G * M, c, dtype=torch.promote_types(
-            centers.dtype, grad.dtype), device=x.device)
-        grad_centers.index_add_(0, cluster_rows(assignment, M), (x * factor).reshape(G * N, c))
+        dtype = torch.promote_types(centers.dtype, factor.dtype)
+        # one [G, N, c] buffer: first the points' terms of the centers' gradient, then the
+        # points' gradient
+        buffer = torch.mul(x, factor, out=x.new_empty(G, N, c, dtype=dtype))
+        grad_centers = torch.zeros(G * M, c, dtype=dtype, device=x.device)
+        grad_centers.index_add_(0, cluster_rows(assignment, M), buffer.view(G * N, c))
         with torch.enable_grad():  # F.normalize's backward, on [G, M, c]
             raw = pooled.detach().requires_grad_()
             grad_pooled, = torch.autograd.grad(
                 F.normalize(raw, dim=2), raw, grad_centers.to(raw.dtype).view(G, M, c))
-        grad_x = _chosen_centers(centers, assignment).mul_(factor)
+        grad_x = _chosen_centers(centers.to(dtype), assignment, out=buffer).mul_(factor)
         grad_x = grad_x.addcmul_(x, factor * (-cos / norms).unsqueeze(2)).to(x.dtype)
         return _add_pooling_gradient(grad_x, windows, grad_pooled, scale), None, None, None, \
             None, None
@@ -526,6 +708,10 @@ def region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 1
     return valid.view(f, h, f, w).permute(0, 2, 1, 3).reshape(f * f, 1, h, w)
 
 
+def _is_group_norm1(norm: nn.Module) -> bool:
+    return type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
+
+
 class ContextClusterMixer(RecordsAssignment, nn.Module):
     """Multi-head Context-Cluster token mixer: ``f``/``v`` projections, clustering, ``proj``.
 
@@ -557,27 +743,67 @@ class ContextClusterMixer(RecordsAssignment, nn.Module):
         self.sim_alpha = nn.Parameter(torch.ones(1))
         self.sim_beta = nn.Parameter(torch.zeros(1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, norm: Optional[nn.Module] = None,
+                scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The mixed map of ``x``, or of ``norm(x)`` where a norm is given; with ``scale``
+        (``[C]``, a layer scale) ``x + scale * mixed``: a block's pre-norm residual half, whose
+        norm, layer scale and residual run inside the projections where the mixer runs
+        eagerly (``GroupedProjection``; proj's product adds the residual)."""
         # Traced, the 1x1 convolutions take a cropped (strided) map as it is, where a product's
         # check of its layout would guard on the size. Eagerly they are products on the
-        # channels-last points (free views of a channels-last map): f and v in one, proj on
-        # the op's channels-last output.
-        traced = traced_by_torch()
-        if traced:
-            feats, values = self.f(x), self.v(x)
+        # channels-last points (free views of a channels-last map): f and v written straight
+        # into the op's groups where the map divides into its regions, else in one product;
+        # proj on the op's channels-last output.
+        if traced_by_torch():
+            normed = x if norm is None else norm(x)
+            out = self.proj(self._cluster(context_cluster, self.f(normed), self.v(normed)))
+            return out if scale is None else torch.addcmul(x, scale[:, None, None], out)
+        residual = x
+        if self._projects_to_groups(x) and (norm is None or _is_group_norm1(norm)):
+            feats, values, residual = GroupedProjection.apply(
+                x.permute(0, 2, 3, 1), *((None, None, None) if norm is None else
+                                         (norm.weight, norm.bias, norm.eps)),
+                self.f.weight.flatten(1), self.f.bias, self.v.weight.flatten(1), self.v.bias,
+                self.heads, self.folds)
+            residual = residual.permute(0, 3, 1, 2)
+            out = self._cluster(cluster_groups, feats, values, size=x.shape[2:])
         else:
+            normed = x if norm is None else norm(x)
             weight = torch.cat([self.f.weight, self.v.weight]).flatten(1)
-            fv = F.linear(x.permute(0, 2, 3, 1), weight,
+            fv = F.linear(normed.permute(0, 2, 3, 1), weight,
                           torch.cat([self.f.bias, self.v.bias])).permute(0, 3, 1, 2)
             # (a slice's backward would zero-fill fv)
             feats, values = fv.split(self.heads * self.head_dim, dim=1)
-        out = self.run_assigning(
-            context_cluster, feats, values, self.sim_alpha, self.sim_beta, self.heads,
-            self.proposals, self.folds, self.normalizer, weighting=self.weighting)
-        if traced:
-            return self.proj(out)
-        return F.linear(out.permute(0, 2, 3, 1), self.proj.weight.flatten(1),
-                        self.proj.bias).permute(0, 3, 1, 2)
+            out = self._cluster(context_cluster, feats, values)
+        points = out.permute(0, 2, 3, 1)
+        weight, bias = self.proj.weight.flatten(1), self.proj.bias
+        if scale is not None and not traced_by_any() \
+                and not torch.is_autocast_enabled(x.device.type):
+            # the layer scale folded into proj's weight and bias, the residual into the
+            # product: neither the mixed map nor its scaled gradient is a tensor of its own
+            # (autocast would run the product, hence the residual stream, in low precision)
+            B, C, H, W = residual.shape
+            rows = torch.addmm(residual.permute(0, 2, 3, 1).reshape(-1, C),
+                               points.reshape(-1, points.shape[3]), (weight * scale[:, None]).t())
+            return rows.add_(bias * scale).view(B, H, W, C).permute(0, 3, 1, 2)
+        out = F.linear(points, weight, bias).permute(0, 3, 1, 2)
+        return out if scale is None else torch.addcmul(residual, scale[:, None, None], out)
+
+    def _cluster(self, op, feats, values, **size):
+        """``op`` (``context_cluster`` on maps, ``cluster_groups`` on groups of the map of
+        ``size``) with this mixer's settings, its assignment kept where asked for."""
+        return self.run_assigning(op, feats, values, self.sim_alpha, self.sim_beta, self.heads,
+                                  self.proposals, self.folds, normalizer=self.normalizer,
+                                  weighting=self.weighting, **size)
+
+    def _projects_to_groups(self, x: torch.Tensor) -> bool:
+        """Whether ``GroupedProjection`` serves ``x``: eagerly (a tracer records the plain
+        products), without autocast (which casts the plain products), and on a ``[B, C, H, W]``
+        map that divides into the regions (the groups of a padded map hold zeros, not the
+        projection of zeros)."""
+        return (not traced_by_any() and x.dim() == 4
+                and not torch.is_autocast_enabled(x.device.type)
+                and x.shape[2] % self.folds == 0 and x.shape[3] % self.folds == 0)
 
     def extra_repr(self) -> str:
         return (f'heads={self.heads}, head_dim={self.head_dim}, proposals={self.proposals}, '

@@ -4,6 +4,9 @@ checkpoint their blocks: whether torch.fx or torch.export is tracing, and ``run_
 The clustering ops (``context_cluster``, ``cluster_pool``, ``equal_cluster_attention``) are
 registered with timm as leaf functions (``register_notrace_function``): torch.fx records one call
 of each instead of tracing their shape-dependent Python, and the traced graph calls them eagerly.
+So is Context Clusters' block (``register_leaf_modules``), whose mixer half chooses its
+computation from the map's size (``ContextClusterMixer.forward``): a traced graph runs the same
+arithmetic as the eager model, bit for bit.
 """
 import contextlib
 from typing import Callable
@@ -117,3 +120,14 @@ def register_leaf_functions(*functions: Callable):
         return
     for fn in functions:
         register_notrace_function(fn)
+
+
+def register_leaf_modules(*modules: type):
+    """Register the module classes ``modules`` with timm as leaves for torch.fx (no-op
+    without timm)."""
+    try:
+        from timm.layers import register_notrace_module
+    except ImportError:  # timm is optional for the OpenMMLab side
+        return
+    for module in modules:
+        register_notrace_module(module)

@@ -283,3 +283,77 @@ def test_op_rejects_channels_that_do_not_split_into_heads():
     feats, values, alpha, beta = make_inputs(1, 8, 8, torch.float32, c=5)
     with pytest.raises(ValueError, match='heads'):
         context_cluster(feats, values, alpha, beta, 2, 2, 1)
+
+
+def pre_norm_half(mixer, norm, scale, x):
+    """``x + scale * proj(cluster(f(norm(x)), v(norm(x))))``, one module at a time: the
+    modules' own convolutions and GroupNorm, the naive op (the fast one where the naive
+    formulation has no counterpart: a padded map, FEC's plain weighting)."""
+    normed = norm(x)
+    args = (mixer.f(normed), mixer.v(normed), mixer.sim_alpha, mixer.sim_beta, mixer.heads,
+            mixer.proposals, mixer.folds, mixer.normalizer)
+    divisible = x.shape[2] % mixer.folds == 0 and x.shape[3] % mixer.folds == 0
+    if divisible and mixer.weighting == 'similarity':
+        out = naive_context_cluster(*args)
+    else:
+        out = context_cluster(*args, weighting=mixer.weighting)
+    return x + scale[:, None, None] * mixer.proj(out)
+
+
+# batch, channels, H, W, heads, head_dim, proposals, folds, normalizer, weighting
+PRE_NORM_CASES = [
+    (2, 16, 16, 24, 4, 8, 2, 4, 'similarity', 'similarity'),
+    (3, 8, 12, 8, 2, 4, 3, 2, 'count', 'similarity'),
+    (1, 12, 10, 10, 2, 6, 2, 1, 'count', 'plain'),  # FEC's aggregation, one region
+    (2, 8, 9, 12, 2, 4, 2, 2, 'similarity', 'similarity'),  # padded: the plain products
+]
+
+
+@pytest.mark.parametrize('B,C,H,W,heads,head_dim,proposals,folds,normalizer,weighting',
+                         PRE_NORM_CASES)
+def test_mixer_runs_a_blocks_norm_scale_and_residual_as_the_modules_do(
+        B, C, H, W, heads, head_dim, proposals, folds, normalizer, weighting):
+    # the grouped projections (GroupNorm, f and v written into the op's groups) and proj's
+    # product with the layer scale and the residual folded in, against the modules one by one
+    torch.manual_seed(0)
+    mixer = ContextClusterMixer(C, heads=heads, head_dim=head_dim, proposals=proposals,
+                                folds=folds, normalizer=normalizer, weighting=weighting).double()
+    norm = torch.nn.GroupNorm(1, C).double()
+    scale = torch.nn.Parameter(torch.randn(C, dtype=torch.float64))
+    with torch.no_grad():
+        mixer.sim_alpha.fill_(0.7)
+        mixer.sim_beta.fill_(0.1)
+        norm.weight.normal_()
+        norm.bias.normal_()
+    # an offset and a spread of their own: the norm's statistics matter
+    x = (3 + 2 * torch.randn(B, C, H, W, dtype=torch.float64)).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    assert mixer._projects_to_groups(x) == (H % folds == 0 and W % folds == 0)
+    inputs = [x, scale, *norm.parameters(), *mixer.parameters()]
+    upstream = torch.randn(B, C, H, W, dtype=torch.float64)
+    fused = mixer(x, norm=norm, scale=scale)
+    fused_grads = torch.autograd.grad((fused * upstream).sum(), inputs)
+    plain = pre_norm_half(mixer, norm, scale, x)
+    plain_grads = torch.autograd.grad((plain * upstream).sum(), inputs)
+    assert (fused - plain).abs().max() < 1e-12
+    for a, b in zip(fused_grads, plain_grads):
+        assert (a - b).abs().max() / max(1.0, b.abs().max().item()) < 1e-12
+    # without the norm and the residual, the grouped projections alone
+    alone, = torch.autograd.grad((mixer(x) * upstream).sum(), x)
+    normed = x.detach().requires_grad_()
+    out = pre_norm_half(mixer, torch.nn.Identity(), torch.ones(C, dtype=torch.float64), normed)
+    expected, = torch.autograd.grad(((out - normed) * upstream).sum(), normed)
+    assert (alone - expected).abs().max() < 1e-12
+
+
+def test_autocast_keeps_the_residual_stream_in_float32():
+    # under autocast the products run in bfloat16; the residual they are added to must not
+    mixer = ContextClusterMixer(16, heads=2, head_dim=4, proposals=2, folds=2)
+    norm, scale = torch.nn.GroupNorm(1, 16), torch.full((16,), 1e-3)
+    x = torch.randn(2, 16, 8, 8).contiguous(memory_format=torch.channels_last)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = mixer(x, norm=norm, scale=scale)
+    assert out.dtype == torch.float32
+    # a bfloat16 residual would round x itself: 2**-8 relative, far above 1e-3 * mixed
+    assert (out - x).abs().max() < 0.05
+    assert (out - mixer(x, norm=norm, scale=scale)).abs().max() < 1e-3
