@@ -57,8 +57,10 @@ class PointMlp(nn.Module):
 
 
 class ClusterBlock(nn.Module):
-    """Norm, context cluster, layer scale, residual; then norm, MLP, layer scale, residual (the
-    latter as ``mmcoc.models.layers.mlp_residual`` for GroupNorm(1), GELU and no dropout)."""
+    """Norm, context cluster, layer scale, residual (the mixer runs all four where no drop path
+    draws: ``ContextClusterMixer.forward(x, norm, scale)``); then norm, MLP, layer scale,
+    residual (as ``mmcoc.models.layers.mlp_residual`` for GroupNorm(1), GELU and no
+    dropout)."""
 
     def __init__(self, *, dim, mlp_ratio, heads, head_dim, proposals, folds, normalizer,
                  norm_cfg, act_cfg, drop_rate, drop_path_rate, layer_scale_init_value,

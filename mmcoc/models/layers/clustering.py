@@ -238,6 +238,11 @@ def map_points(rows: torch.Tensor, H: int, W: int, folds: int) -> torch.Tensor:
 PROJECTION_CHUNK_ELEMENTS = 2**18
 
 
+# Points an image needs for GroupedProjection: below, its per-image loops cost more than the
+# copies they save.
+GROUPED_PROJECTION_MIN_POINTS = 256
+
+
 def _row_chunks(rows: int, channels: int):
     step = max(1, PROJECTION_CHUNK_ELEMENTS // channels)
     return [(start, min(start + step, rows)) for start in range(0, rows, step)]
@@ -798,11 +803,16 @@ class ContextClusterMixer(RecordsAssignment, nn.Module):
 
     def _projects_to_groups(self, x: torch.Tensor) -> bool:
         """Whether ``GroupedProjection`` serves ``x``: eagerly (a tracer records the plain
-        products), without autocast (which casts the plain products), and on a ``[B, C, H, W]``
-        map that divides into the regions (the groups of a padded map hold zeros, not the
+        products), on the CPU (its chunks are for a CPU's caches; on a GPU they would be
+        launches), in float32 or float64 (its norm keeps its statistics in the input's
+        dtype), without autocast (which casts the plain products), and on a ``[B, C, H, W]``
+        map of at least ``GROUPED_PROJECTION_MIN_POINTS`` points an image (its loops run per
+        image) that divides into the regions (the groups of a padded map hold zeros, not the
         projection of zeros)."""
-        return (not traced_by_any() and x.dim() == 4
+        return (not traced_by_any() and x.dim() == 4 and x.device.type == 'cpu'
+                and x.dtype in (torch.float32, torch.float64)
                 and not torch.is_autocast_enabled(x.device.type)
+                and x.shape[2] * x.shape[3] >= GROUPED_PROJECTION_MIN_POINTS
                 and x.shape[2] % self.folds == 0 and x.shape[3] % self.folds == 0)
 
     def extra_repr(self) -> str:

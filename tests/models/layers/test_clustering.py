@@ -6,7 +6,12 @@ import torch
 import torch.nn.functional as F
 
 from mmcoc.models.layers import ContextClusterMixer, context_cluster
-from mmcoc.models.layers.clustering import distinct_windows, nearest_center, window_averages
+from mmcoc.models.layers.clustering import (
+    GROUPED_PROJECTION_MIN_POINTS,
+    distinct_windows,
+    nearest_center,
+    window_averages,
+)
 from mmcoc.testing import naive_context_cluster
 
 # heads, proposals, folds, H, W, normalizer
@@ -303,9 +308,10 @@ def pre_norm_half(mixer, norm, scale, x):
 # batch, channels, H, W, heads, head_dim, proposals, folds, normalizer, weighting
 PRE_NORM_CASES = [
     (2, 16, 16, 24, 4, 8, 2, 4, 'similarity', 'similarity'),
-    (3, 8, 12, 8, 2, 4, 3, 2, 'count', 'similarity'),
-    (1, 12, 10, 10, 2, 6, 2, 1, 'count', 'plain'),  # FEC's aggregation, one region
-    (2, 8, 9, 12, 2, 4, 2, 2, 'similarity', 'similarity'),  # padded: the plain products
+    (3, 8, 16, 18, 2, 4, 3, 2, 'count', 'similarity'),
+    (1, 12, 16, 16, 2, 6, 2, 1, 'count', 'plain'),  # FEC's aggregation, one region
+    (2, 8, 17, 24, 2, 4, 2, 2, 'similarity', 'similarity'),  # padded: the plain products
+    (2, 8, 8, 12, 2, 4, 2, 2, 'similarity', 'similarity'),  # small: the plain products
 ]
 
 
@@ -328,7 +334,8 @@ def test_mixer_runs_a_blocks_norm_scale_and_residual_as_the_modules_do(
     # an offset and a spread of their own: the norm's statistics matter
     x = (3 + 2 * torch.randn(B, C, H, W, dtype=torch.float64)).contiguous(
         memory_format=torch.channels_last).requires_grad_()
-    assert mixer._projects_to_groups(x) == (H % folds == 0 and W % folds == 0)
+    grouped = H % folds == 0 and W % folds == 0 and H * W >= GROUPED_PROJECTION_MIN_POINTS
+    assert mixer._projects_to_groups(x) == grouped
     inputs = [x, scale, *norm.parameters(), *mixer.parameters()]
     upstream = torch.randn(B, C, H, W, dtype=torch.float64)
     fused = mixer(x, norm=norm, scale=scale)
@@ -350,7 +357,8 @@ def test_autocast_keeps_the_residual_stream_in_float32():
     # under autocast the products run in bfloat16; the residual they are added to must not
     mixer = ContextClusterMixer(16, heads=2, head_dim=4, proposals=2, folds=2)
     norm, scale = torch.nn.GroupNorm(1, 16), torch.full((16,), 1e-3)
-    x = torch.randn(2, 16, 8, 8).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 16, 16, 16).contiguous(memory_format=torch.channels_last)
+    assert mixer._projects_to_groups(x)  # (but not under autocast)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = mixer(x, norm=norm, scale=scale)
     assert out.dtype == torch.float32
