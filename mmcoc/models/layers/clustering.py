@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from . import fused_clustering
 from .assignment import RecordsAssignment
+from .mlp import row_chunks
 from .tracing import (
     exports_custom_ops,
     known_true,
@@ -243,11 +244,6 @@ PROJECTION_CHUNK_ELEMENTS = 2**18
 GROUPED_PROJECTION_MIN_POINTS = 256
 
 
-def _row_chunks(rows: int, channels: int):
-    step = max(1, PROJECTION_CHUNK_ELEMENTS // channels)
-    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
-
-
 class GroupedProjection(torch.autograd.Function):
     """The mixer's 1x1 projections ``f`` and ``v`` of ``[B, H, W, C]`` points, after a
     GroupNorm of one group where its weight and bias are given, written straight into
@@ -285,7 +281,7 @@ class GroupedProjection(torch.autograd.Function):
         weight, bias = torch.cat([f_weight, v_weight]), torch.cat([f_bias, v_bias])
         widths = f_weight.shape[0] // heads, v_weight.shape[0] // heads
         outs = [rows.new_empty(B, heads, H * W, c) for c in widths]
-        chunks = _row_chunks(H * W, weight.shape[0])
+        chunks = row_chunks(H * W, weight.shape[0], PROJECTION_CHUNK_ELEMENTS)
         buffer = rows.new_empty(chunks[0][1], weight.shape[0])
         for b in range(B):
             for start, end in chunks:
@@ -307,7 +303,7 @@ class GroupedProjection(torch.autograd.Function):
         grads = [torch.zeros(B, heads, N, c, dtype=rows.dtype, device=rows.device)
                  if grad is None else grad.reshape(B, heads, N, c)
                  for grad, c in zip((grad_f, grad_v), widths)]
-        chunks = _row_chunks(N, weight.shape[0])
+        chunks = row_chunks(N, weight.shape[0], PROJECTION_CHUNK_ELEMENTS)
         buffer = rows.new_empty(chunks[0][1], weight.shape[0])
         grad_rows = torch.empty_like(rows) if any(ctx.needs_input_grad[:3]) else None
         grad_weight = torch.zeros_like(weight)

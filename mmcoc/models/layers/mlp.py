@@ -29,9 +29,11 @@ RECOMPUTE_BYTES = 32 * 2**20
 CHUNK_ELEMENTS = 2**20
 
 
-def _chunks(points: int, hidden: int):
-    step = max(1, CHUNK_ELEMENTS // hidden)
-    return [(start, min(start + step, points)) for start in range(0, points, step)]
+def row_chunks(rows: int, width: int, elements: int):
+    """``(start, end)`` ranges covering ``rows`` rows, each of about ``elements`` elements of
+    rows ``width`` wide (at least one row)."""
+    step = max(1, elements // width)
+    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
 
 
 class RecomputedMlpResidual(torch.autograd.Function):
@@ -45,7 +47,7 @@ class RecomputedMlpResidual(torch.autograd.Function):
         var, mean = torch.var_mean(x.flatten(1), dim=1, correction=0)
         rstd = (var + eps).rsqrt()
         out = torch.empty_like(x)
-        chunks = _chunks(x.shape[1], w1.shape[0])
+        chunks = row_chunks(x.shape[1], w1.shape[0], CHUNK_ELEMENTS)
         rows_max = chunks[0][1]
         normed_buf = x.new_empty(rows_max, x.shape[2])
         hidden_buf = x.new_empty(rows_max, w1.shape[0])
@@ -75,7 +77,7 @@ class RecomputedMlpResidual(torch.autograd.Function):
         grad_gamma, grad_beta = torch.zeros_like(gamma), torch.zeros_like(beta)
         # grad^T gelu(fc1(.)) of the branch's output, each image's rows weighted by its keep
         outer = torch.zeros_like(w2)
-        chunks = _chunks(N, hidden)
+        chunks = row_chunks(N, hidden, CHUNK_ELEMENTS)
         rows_max = chunks[0][1]
         wide = [x.new_empty(rows_max, hidden) for _ in range(3)]  # pre, gelu, their gradient
         narrow = [x.new_empty(rows_max, C) for _ in range(4)]  # standard, normed, grads
