@@ -60,21 +60,20 @@ class GroupOffset:
 
     Every method takes and returns groups ``[G, k, C]``, never a view of ``x``: autograd adds a
     tensor's gradients in place only where the first one to arrive is not a view, and ``x``
-    gets three (the cluster's, the linear map's, the residual's) of the size of all points.
+    gets two of the size of all points (the residual's, and the cluster's with the linear
+    map's: ``GroupWeights``).
     """
 
     def __init__(self, weights: torch.Tensor, vectors: torch.Tensor, bias: torch.Tensor):
         self.weights, self.vectors, self.bias = weights, vectors, bias
 
-    def linear(self, x: torch.Tensor, weight: torch.Tensor,
+    def linear(self, product: torch.Tensor, weight: torch.Tensor,
                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``F.linear(x + offset, weight, bias)``."""
+        """``F.linear(x + offset, weight, bias)`` from ``product = x @ weight.T``, a tensor of
+        its own (not a view), which takes the offset in place."""
         mapped = GroupOffset(self.weights, torch.matmul(self.vectors, weight.t()),
                              F.linear(self.bias, weight, bias))
-        # matmul's product is a tensor of its own (F.linear's with a bias is a view of one),
-        # so the offset goes in in place
-        y = torch.matmul(x, weight.t())
-        return y.baddbmm_(*mapped._with_bias(y.dtype))
+        return product.baddbmm_(*mapped._with_bias(product.dtype))
 
     def add_to(self, x: torch.Tensor) -> torch.Tensor:
         """``x + offset``."""
@@ -95,8 +94,9 @@ class GroupOffset:
 
 
 class ConvBNReLURes1D(nn.Module):
-    """Residual point MLP on rows: ``relu(bn(conv(relu(bn(conv(x))))) + x)``; with a
-    ``GroupOffset``, of ``x + offset``, ``x`` and the output groups ``[G, k, C]``."""
+    """Residual point MLP on rows: ``relu(bn(conv(relu(bn(conv(x))))) + x)``; with the
+    context cluster before it, of ``x + cluster's offset`` (``GroupOffset``), ``x`` and the
+    output groups ``[G, k, C]``."""
 
     def __init__(self, channels: int, res_expansion: float = 1.0, bias: bool = False):
         super().__init__()
@@ -106,15 +106,19 @@ class ConvBNReLURes1D(nn.Module):
         self.net2 = nn.Sequential(nn.Conv1d(hidden, channels, 1, bias=bias),
                                   nn.BatchNorm1d(channels))
 
-    def forward(self, x: torch.Tensor, offset: Optional[GroupOffset] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor,
+                cluster: Optional['GroupContextCluster'] = None) -> torch.Tensor:
         conv1, norm1, act = self.net1
         conv2, norm2 = self.net2
         weight1 = conv1.weight.squeeze(-1)
-        y = F.linear(x, weight1, conv1.bias) if offset is None else \
-            offset.linear(x, weight1, conv1.bias)
+        if cluster is None:
+            y = F.linear(x, weight1, conv1.bias)
+        else:  # the cluster computes x's product with weight1 beside its own (one gradient)
+            offset, product = cluster.offset_and_product(x, weight1)
+            y = offset.linear(product, weight1, conv1.bias)
         y = act(norm1(y.view(-1, y.shape[-1])))
         y = norm2(F.linear(y, conv2.weight.squeeze(-1), conv2.bias)).view_as(x)
-        return F.relu(y + x, inplace=True) if offset is None else offset.add_relu(y, x)
+        return F.relu(y + x, inplace=True) if cluster is None else offset.add_relu(y, x)
 
 
 def group_weights(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
@@ -142,27 +146,34 @@ def group_weights(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
 
 
 class GroupWeights(torch.autograd.Function):
-    """``group_weights`` with its backward written out, for training.
+    """``group_weights`` with its backward written out, for training; with ``next_weight``
+    also ``product = x @ next_weight.T``, the first product of the residual MLP after the
+    cluster (``None`` without).
 
-    Autograd would give ``x`` two full-size gradients to add (from ``fc1`` and from the
-    weighted sum) and the features four; here each is one tensor, written once. The point rows
-    are large and these steps memory-bound, so the passes and allocations saved are most of what
-    the context cluster's backward costs beyond PointMLP's.
+    Autograd would give ``x`` three full-size gradients to add (from ``fc1``, from the weighted
+    sum, from the MLP's product: two of them fresh sums) and the features four; here each is
+    one tensor, written once. The point rows are large and these steps memory-bound, so the
+    passes and allocations saved are most of what the context cluster's backward costs beyond
+    PointMLP's.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, alpha, beta, heads: int):
+    def forward(ctx, x, weight, bias, alpha, beta, next_weight, heads: int):
         # everything in x's dtype (autocast off), the dtype the backward computes in
         with torch.autocast(x.device.type, enabled=False):
             weight, bias, alpha, beta = (t.to(x.dtype) for t in (weight, bias, alpha, beta))
             sim, inputs, saved = group_weights(x, weight, bias, alpha, beta, heads)
-        ctx.save_for_backward(x, weight, alpha, *saved, sim)
-        return sim, inputs
+            if next_weight is not None:
+                next_weight = next_weight.to(x.dtype)
+                product = torch.matmul(x, next_weight.t())
+        ctx.save_for_backward(x, weight, alpha, next_weight, *saved, sim)
+        return sim, inputs, None if next_weight is None else product
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_sim, grad_inputs):
-        x, weight, alpha, feats, unit, center_norm, norms, cos, sim = ctx.saved_tensors
+    def backward(ctx, grad_sim, grad_inputs, grad_product):
+        x, weight, alpha, next_weight, feats, unit, center_norm, norms, cos, sim = \
+            ctx.saved_tensors
         G, k, _ = x.shape
         grad_sim = torch.baddbmm(grad_sim, x, grad_inputs.transpose(1, 2))  # + the sum's
         grad_z = grad_sim * sim * (1 - sim)  # through the sigmoid
@@ -180,10 +191,17 @@ class GroupWeights(torch.autograd.Function):
         grad_feats.addcmul_(feats, (-grad_cos * cos / norms).unsqueeze(-1))
         grad_feats = grad_feats.view(G * k, -1)
         rows = x.view(G * k, -1)
-        grad_x = torch.mm(grad_feats, weight).view(G, k, -1)
-        grad_x.baddbmm_(sim + 1 / k, grad_inputs)
+        grad_next_weight = None
+        if grad_product is None:
+            grad_x = torch.mm(grad_feats, weight)
+        else:
+            grad_product = grad_product.reshape(G * k, -1)
+            grad_x = torch.mm(grad_product, next_weight).addmm_(grad_feats, weight)
+            if ctx.needs_input_grad[5]:
+                grad_next_weight = grad_product.t().mm(rows)
+        grad_x = grad_x.view(G, k, -1).baddbmm_(sim + 1 / k, grad_inputs)
         return (grad_x, grad_feats.t().mm(rows), grad_feats.sum(0), grad_alpha, grad_beta,
-                None)
+                grad_next_weight, None)
 
 
 class GroupContextCluster(nn.Module):
@@ -220,12 +238,22 @@ class GroupContextCluster(nn.Module):
     def offset(self, x: torch.Tensor) -> GroupOffset:
         """What the cluster adds to groups ``x`` ``[G, k, dim]``, factored: ``s_n @ fc2'(g)``
         (per head) ``+ fc2``'s bias."""
+        return self._offset(x)[0]
+
+    def offset_and_product(self, x: torch.Tensor,
+                           weight: torch.Tensor) -> Tuple[GroupOffset, torch.Tensor]:
+        """``offset(x)`` and ``x @ weight.T`` (the next layer's product, a tensor of its own),
+        computed together: in training, ``x`` then gets one gradient from both."""
+        return self._offset(x, weight)
+
+    def _offset(self, x: torch.Tensor, next_weight: Optional[torch.Tensor] = None):
         k, E, d = x.shape[1], self.heads, self.head_dim
-        args = (x, self.fc1.weight, self.fc1.bias, self.sim_alpha, self.sim_beta, E)
-        if records_autograd_function(*args[:5]):
-            sim, inputs = GroupWeights.apply(*args)
+        args = (x, self.fc1.weight, self.fc1.bias, self.sim_alpha, self.sim_beta)
+        if records_autograd_function(*args):
+            sim, inputs, product = GroupWeights.apply(*args, next_weight, E)
         else:  # inference, TorchScript tracing (FLOPs), export: the products recorded plainly
-            sim, inputs, _ = group_weights(*args)
+            sim, inputs, _ = group_weights(*args, E)
+            product = None if next_weight is None else torch.matmul(x, next_weight.t())
         if self.keep_similarity:
             self.last_similarity = sim.detach()
         weight_v = self.fc_v.weight.view(E, d, -1)
@@ -235,7 +263,7 @@ class GroupContextCluster(nn.Module):
         clusters = (values + total * self.fc_v.bias.view(E, 1, d)) / denom
         weight_2 = self.fc2.weight.view(-1, E, d).permute(1, 2, 0)  # [E, d, dim]
         projected = torch.matmul(clusters, weight_2).transpose(0, 1)  # [G, E, dim]
-        return GroupOffset(sim, projected, self.fc2.bias)
+        return GroupOffset(sim, projected, self.fc2.bias), product
 
     def forward(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """Rows ``x`` ``[G * k, dim]``, the ``k`` points of each group contiguous."""
@@ -317,16 +345,12 @@ class PreExtraction(nn.Module):
         x = self.transfer(x.reshape(B * S * k, C))
         if len(self.operation) and isinstance(self.operation[0], GroupContextCluster):
             x = x.view(B * S, k, -1)  # groups from here on: see GroupOffset
-        offset = None  # a context cluster's output, for the residual MLP after it
+        cluster = None  # a context cluster, for the residual MLP after it to run
         for layer in self.operation:
             if isinstance(layer, GroupContextCluster):
-                if offset is not None:  # two clusters in a row: the first one's goes in
-                    x = offset.add_to(x)
-                offset = layer.offset(x)
+                cluster = layer
             else:
-                x, offset = layer(x, offset), None
-        if offset is not None:
-            x = offset.add_to(x)
+                x, cluster = layer(x, cluster), None
         return x.view(B, S, k, -1).max(2).values
 
 

@@ -72,21 +72,32 @@ def test_group_context_cluster_is_the_official_formulation(normalizer):
         torch.testing.assert_close(got, expected)
 
 
-def test_group_weights_backward_is_autograds():
-    """``GroupWeights``' hand-written backward against autograd through ``group_weights``,
-    every input's gradient, two heads, float64."""
+@pytest.mark.parametrize('with_product', [False, True])
+def test_group_weights_backward_is_autograds(with_product):
+    """``GroupWeights``' hand-written backward against autograd through ``group_weights`` (and
+    the next layer's product ``x @ next_weight.T``), every input's gradient, two heads,
+    float64."""
     torch.manual_seed(0)
     G, k, C, heads, d = 5, 6, 7, 2, 3
     inputs = [torch.randn(G, k, C), torch.randn(heads * d, C), torch.randn(heads * d),
-              torch.tensor([1.3]), torch.tensor([-0.4])]
+              torch.tensor([1.3]), torch.tensor([-0.4]), torch.randn(4, C)]
     inputs = [t.double().requires_grad_() for t in inputs]
-    grad_sim, grad_sum = torch.randn(G, k, heads).double(), torch.randn(G, heads, C).double()
-    got = GroupWeights.apply(*inputs, heads)
-    expected = group_weights(*inputs, heads)[:2]
+    next_weight = inputs[-1] if with_product else None
+    grad_outputs = [torch.randn(G, k, heads).double(), torch.randn(G, heads, C).double(),
+                    torch.randn(G, k, 4).double()][:3 if with_product else 2]
+    got = GroupWeights.apply(*inputs[:5], next_weight, heads)
+    assert (got[2] is None) != with_product
+    expected = group_weights(*inputs[:5], heads)[:2]
+    if with_product:
+        expected += (torch.matmul(inputs[0], next_weight.t()), )
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b)
-    got_grads = torch.autograd.grad(got, inputs, (grad_sim, grad_sum))
-    expected_grads = torch.autograd.grad(expected, inputs, (grad_sim, grad_sum))
+    wrt = inputs if with_product else inputs[:5]
+    got_grads = torch.autograd.grad(got[:len(grad_outputs)], wrt, grad_outputs,
+                                    retain_graph=True)
+    again = torch.autograd.grad(got[:len(grad_outputs)], wrt, grad_outputs)
+    assert all(torch.equal(a, b) for a, b in zip(got_grads, again))  # saved tensors intact
+    expected_grads = torch.autograd.grad(expected, wrt, grad_outputs)
     for a, b in zip(got_grads, expected_grads):
         torch.testing.assert_close(a, b)
 
