@@ -14,6 +14,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 
 from mmcoc.models.layers import ContextClusterMixer, is_fx_tracing, mlp_residual, run_block
+from mmcoc.models.layers.mlp import is_group_norm1
 from mmcoc.models.layers.tracing import register_leaf_modules
 from mmcoc.models.layers.weight_init import init_trunc_normal
 from mmcoc.models.weight_layouts.context_cluster import (
@@ -93,8 +94,7 @@ class ClusterBlock(nn.Module):
     def _mlp_fusable(self) -> bool:
         """Whether the MLP half is ``mlp_residual``'s: GroupNorm(1), exact GELU, no dropout."""
         norm, mlp = self.norm2, self.mlp
-        return (type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
-                and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
+        return (is_group_norm1(norm) and type(mlp.act) is nn.GELU and mlp.act.approximate == 'none'
                 and mlp.drop.p == 0)
 
 

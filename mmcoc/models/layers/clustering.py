@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from . import fused_clustering
 from .assignment import RecordsAssignment
-from .mlp import row_chunks
+from .mlp import is_group_norm1, row_chunks
 from .tracing import (
     exports_custom_ops,
     known_true,
@@ -709,10 +709,6 @@ def region_validity(H: int, W: int, folds: int, device, dtype, multiple: int = 1
     return valid.view(f, h, f, w).permute(0, 2, 1, 3).reshape(f * f, 1, h, w)
 
 
-def _is_group_norm1(norm: nn.Module) -> bool:
-    return type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
-
-
 class ContextClusterMixer(RecordsAssignment, nn.Module):
     """Multi-head Context-Cluster token mixer: ``f``/``v`` projections, clustering, ``proj``.
 
@@ -760,7 +756,7 @@ class ContextClusterMixer(RecordsAssignment, nn.Module):
             out = self.proj(self._cluster(context_cluster, self.f(normed), self.v(normed)))
             return out if scale is None else torch.addcmul(x, scale[:, None, None], out)
         residual = x
-        if self._projects_to_groups(x) and (norm is None or _is_group_norm1(norm)):
+        if self._projects_to_groups(x) and (norm is None or is_group_norm1(norm)):
             feats, values, residual = GroupedProjection.apply(
                 x.permute(0, 2, 3, 1), *((None, None, None) if norm is None else
                                          (norm.weight, norm.bias, norm.eps)),

@@ -120,6 +120,12 @@ class RecomputedMlpResidual(torch.autograd.Function):
                 scale * grad_sums, (w2 * outer).sum(1) + b2 * grad_sums, None, None)
 
 
+def is_group_norm1(norm: nn.Module) -> bool:
+    """Whether ``norm`` is a GroupNorm of one group with a weight and bias: the norm that
+    ``mlp_residual`` and the mixer's ``GroupedProjection`` compute themselves."""
+    return type(norm) is nn.GroupNorm and norm.num_groups == 1 and norm.affine
+
+
 def mlp_residual(x: torch.Tensor, norm: nn.GroupNorm, fc1: nn.Linear, fc2: nn.Linear,
                  scale: torch.Tensor, drop_path_rate: float = 0.) -> torch.Tensor:
     """``x + drop_path(scale * fc2(gelu(fc1(norm(x)))))`` of an ``[B, C, H, W]`` map (best
