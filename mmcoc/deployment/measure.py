@@ -5,6 +5,7 @@ high-water mark above what it held before the first run; ``isolate`` sets glibc'
 threshold so that every large buffer is its own mapping, returned to the OS when freed, so the
 high-water mark is the peak of live tensors rather than of the allocator's reuse pattern.
 """
+import math
 import multiprocessing as mp
 import os
 import resource
@@ -28,6 +29,41 @@ def count_flops(model: nn.Module, inputs: Tuple) -> int:
     with torch.no_grad():
         return FlopAnalyzer(model, inputs).unsupported_ops_warnings(False) \
             .uncalled_modules_warnings(False).total()
+
+
+def _product_in_place(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
+    """FLOPs (2 per multiply-add) of ``addmm_`` / ``baddbmm_``: torch's table counts only the
+    out-of-place products, and the clustering ops write many of theirs in place."""
+    *batch, m, k = a_shape
+    return 2 * m * k * b_shape[-1] * (batch[0] if batch else 1)
+
+
+def _convolution_backward(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation,
+                          transposed, _output_padding, _groups, output_mask, *args,
+                          **kwargs) -> int:
+    """FLOPs of a convolution's input and weight gradients: each as many as its forward.
+    torch's formula takes the weight gradient of a grouped convolution for a dense one (it
+    counts a depthwise convolution's ``channels`` times over)."""
+    spatial = (x_shape if transposed else grad_out_shape)[2:]
+    forward = 2 * grad_out_shape[0] * math.prod(spatial) * math.prod(w_shape)
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+def count_step_flops(step: Callable[[], object]) -> int:
+    """Multiply-adds of the matrix products and convolutions that one ``step()`` runs, forward
+    and backward (``torch.utils.flop_counter``; a multiply-add counts once, as in
+    ``count_flops``). Unlike ``count_flops`` it counts what runs: a training step's backward, a
+    frozen stage's missing one, a recomputation. Norms, activations and elementwise ops are left
+    out, as there. Products written in place and grouped convolutions' backward are counted
+    here; torch's table leaves out the first and over-counts the second."""
+    from torch.utils.flop_counter import FlopCounterMode
+    aten = torch.ops.aten
+    counter = FlopCounterMode(display=False, custom_mapping={
+        aten.addmm_: _product_in_place, aten.baddbmm_: _product_in_place,
+        aten.convolution_backward: _convolution_backward})
+    with counter:
+        step()
+    return counter.get_total_flops() // 2
 
 
 def time_and_peak(step: Callable[[], object], reps: int) -> dict:

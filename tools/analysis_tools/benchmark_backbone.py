@@ -6,6 +6,9 @@ of the four stages of an arch, once fast and once naive, and compare outputs and
 Backbone cases time whole backbones with the fast op, beside torchvision's ResNet-50 and, for
 CoC-small, the official computation (``mmcoc.testing.OfficialContextCluster``). Peak
 memory is the worker's resident-set high-water mark above what it held before the first run.
+Backbone rows also give the multiply-adds that one fwd+bwd runs in products and convolutions
+(``count_step_flops``) and how many a second, beside the rate of one large matrix product on
+the same device: how far a row is from the most its products allow.
 
     python tools/benchmark_backbone.py                # the full table (about 10 min on 2 cores)
     python tools/benchmark_backbone.py --quick        # a small smoke run
@@ -17,12 +20,13 @@ import contextlib
 import fnmatch
 import os
 import tempfile
+import time
 from unittest import mock
 
 import torch
 from _device import add_device_argument, describe, measure, sync
 
-from mmcoc.deployment.measure import isolate
+from mmcoc.deployment.measure import count_step_flops, isolate
 from mmcoc.testing import naive_context_cluster
 from mmcoc.utils import cli
 
@@ -158,6 +162,8 @@ def worker(queue, case, impl, reps, out_path, device='cpu'):
                        naive_context_cluster) if impl == 'naive' else contextlib.nullcontext()
     with patch:
         result = measure(step, reps, device)
+        if case['kind'] != 'op':
+            result['macs'] = count_step_flops(step)  # after the timed runs: it slows them
         if out_path:
             # One more run, after the peak was read, keeps what is compared: in float64, where
             # no two centers tie. In float32 the naive formulation's argmax of the rounded
@@ -170,6 +176,20 @@ def worker(queue, case, impl, reps, out_path, device='cpu'):
 
 def run(case, impl, reps, out_path=None, device='cpu'):
     return isolate(worker, case, impl, reps, out_path, device)
+
+
+def product_rate(device: str, size: int = 2048, reps: int = 5) -> float:
+    """Multiply-adds a second of a ``size``-cubed float32 matrix product, the fastest of
+    ``reps``: about the most a backbone's products can reach on ``device``."""
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    times = []
+    for _ in range(reps + 1):
+        sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return size**3 / min(times[1:])
 
 
 def main():
@@ -214,10 +234,18 @@ def main():
     if op_cases:
         print('\n' + '\n'.join(rows))
 
-    print('\n| backbone (fast op), dense outputs | fwd+bwd (s) | peak (MiB) |\n|---|---|---|')
+    if not backbone_cases:
+        return
+    print(f'\nA 2048x2048 matrix product here: {product_rate(args.device) / 1e9:.1f} GMAC/s. '
+          'GMACs: multiply-adds of the products and convolutions of one fwd+bwd.\n')
+    print('| backbone (fast op), dense outputs | fwd+bwd (s) | peak (MiB) | GMACs | GMAC/s |'
+          '\n|---|---|---|---|---|')
     for case in backbone_cases:
         res = run(case, 'fast', args.reps, device=args.device)
-        print(f"| {case['name']} | {res['time']:.3f} | {res['peak']:.0f} |", flush=True)
+        print(f"| {case['name']} | {res['time']:.3f} | {res['peak']:.0f} | "
+              f"{res['macs'] / 1e9:.1f} | {res['macs'] / 1e9 / res['time']:.1f} |", flush=True)
+    # the machine's speed may drift during the rows: the product again
+    print(f'\nThe 2048x2048 product after the rows: {product_rate(args.device) / 1e9:.1f} GMAC/s')
 
 
 if __name__ == '__main__':

@@ -6,7 +6,9 @@ Same synthetic batch for all (mmdet's ``demo_mm_inputs``: 2 images of 800x1216 w
 masks), random init, one training step = forward + loss + backward + AdamW step, each model in a
 process of its own. Prints a markdown table; the backbone's forward + backward alone on the same
 images (after the steps) gives its share of the step, and the rest (neck, heads, losses,
-optimizer) is the same work for every backbone.
+optimizer) is the same work for every backbone. The multiply-adds of each (products and
+convolutions, forward and backward, counted as they run: ``count_step_flops``) show what the
+FLOPs predict, and G/s how fast each part runs them.
 
     python tools/benchmark_detector.py [--reps 2] [--size 800 1216] [--models NAME ...]
 """
@@ -17,7 +19,7 @@ import time
 import torch
 from mmengine.registry import init_default_scope
 
-from mmcoc.deployment.measure import isolate, time_and_peak
+from mmcoc.deployment.measure import count_step_flops, isolate, time_and_peak
 from mmcoc.utils import cli
 from mmcoc.utils.config import read_config
 
@@ -77,7 +79,9 @@ def worker(queue, name, config, size, reps):
         start = time.perf_counter()
         backbone_step()
         times.append(time.perf_counter() - start)
-    queue.put(dict(result, params=params, backbone=min(times)))
+    # counted after the timed runs: the counter's dispatch slows the ops it records
+    queue.put(dict(result, params=params, backbone=min(times), macs=count_step_flops(step),
+                   backbone_macs=count_step_flops(backbone_step)))
 
 
 def main():
@@ -95,13 +99,19 @@ def main():
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{platform.machine()}, CPU, fp32, 2 images of {args.size[0]}x{args.size[1]}, '
           f'fastest of {args.reps} steps after a warm-up\n')
+    print('GMACs: multiply-adds of the products and convolutions, forward + backward; '
+          'G/s: GMACs a second\n')
     print('| detector | params (M) | train step (s) | backbone fwd+bwd (s) | rest (s) | '
-          'peak (MiB) |\n|---|---|---|---|---|---|')
+          'peak (MiB) | step GMACs | backbone GMACs | rest GMACs | backbone G/s | rest G/s |'
+          '\n|---|---|---|---|---|---|---|---|---|---|---|')
     for name in args.models:
         res = isolate(worker, name, DETECTORS[name], tuple(args.size), args.reps)
+        rest, rest_macs = res['time'] - res['backbone'], res['macs'] - res['backbone_macs']
         print(f"| {name} | {res['params'] / 1e6:.1f} | {res['time']:.2f} | "
-              f"{res['backbone']:.2f} | {res['time'] - res['backbone']:.2f} | "
-              f"{res['peak']:.0f} |", flush=True)
+              f"{res['backbone']:.2f} | {rest:.2f} | {res['peak']:.0f} | "
+              f"{res['macs'] / 1e9:.0f} | {res['backbone_macs'] / 1e9:.0f} | "
+              f"{rest_macs / 1e9:.0f} | {res['backbone_macs'] / 1e9 / res['backbone']:.1f} | "
+              f"{rest_macs / 1e9 / rest:.1f} |", flush=True)
 
 
 if __name__ == '__main__':
