@@ -6,7 +6,8 @@ Same synthetic batch for all (mmdet's ``demo_mm_inputs``: 2 images of 800x1216 w
 masks), random init, one training step = forward + loss + backward + AdamW step, each model in a
 process of its own. Prints a markdown table; the backbone's forward + backward alone on the same
 images (after the steps) gives its share of the step, and the rest (neck, heads, losses,
-optimizer) is the same work for every backbone. The multiply-adds of each (products and
+optimizer) is nearly the same work for every backbone (the FPN's input widths and the RPN's
+proposals differ). The multiply-adds of each (products and
 convolutions, forward and backward, counted as they run: ``count_step_flops``) show what the
 FLOPs predict, and G/s how fast each part runs them.
 
