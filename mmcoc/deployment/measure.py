@@ -49,18 +49,34 @@ def _convolution_backward(grad_out_shape, x_shape, w_shape, _bias, _stride, _pad
     return forward * (int(output_mask[0]) + int(output_mask[1]))
 
 
+def _attention(q_shape, k_shape, v_shape, *args, **kwargs) -> int:
+    """FLOPs of the CPU's fused attention: ``q k^T`` and the weights times ``v``."""
+    *heads, s_q, d_q = q_shape
+    return 2 * math.prod(heads) * s_q * k_shape[-2] * (d_q + v_shape[-1])
+
+
+def _attention_backward(grad_shape, q_shape, k_shape, v_shape, *args, **kwargs) -> int:
+    """FLOPs of its backward: the scores again, then the gradients of the weights, ``v``,
+    ``q`` and ``k`` (as torch counts the GPU kernels' backward)."""
+    *heads, s_q, d_q = q_shape
+    return 2 * math.prod(heads) * s_q * k_shape[-2] * (3 * d_q + 2 * v_shape[-1])
+
+
 def count_step_flops(step: Callable[[], object]) -> int:
     """Multiply-adds of the matrix products and convolutions that one ``step()`` runs, forward
     and backward (``torch.utils.flop_counter``; a multiply-add counts once, as in
     ``count_flops``). Unlike ``count_flops`` it counts what runs: a training step's backward, a
     frozen stage's missing one, a recomputation. Norms, activations and elementwise ops are left
-    out, as there. Products written in place and grouped convolutions' backward are counted
-    here; torch's table leaves out the first and over-counts the second."""
+    out, as there. Products written in place, the CPU's fused attention and grouped
+    convolutions' backward are counted here; torch's table leaves out the first two and
+    over-counts the third."""
     from torch.utils.flop_counter import FlopCounterMode
     aten = torch.ops.aten
     counter = FlopCounterMode(display=False, custom_mapping={
         aten.addmm_: _product_in_place, aten.baddbmm_: _product_in_place,
-        aten.convolution_backward: _convolution_backward})
+        aten.convolution_backward: _convolution_backward,
+        aten._scaled_dot_product_flash_attention_for_cpu: _attention,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: _attention_backward})
     with counter:
         step()
     return counter.get_total_flops() // 2

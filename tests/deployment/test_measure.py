@@ -1,5 +1,6 @@
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmcoc.deployment.measure import count_flops, count_step_flops
 
@@ -37,3 +38,13 @@ def test_step_flops_count_a_grouped_convolutions_backward_as_its_forward():
     transposed = nn.ConvTranspose2d(8, 4, 2, stride=2)
     x = torch.randn(2, 8, 5, 5, requires_grad=True)
     assert count_step_flops(lambda: transposed(x).sum().backward()) == 3 * 2 * 5 * 5 * 8 * 4 * 4
+
+
+def test_step_flops_count_the_cpus_fused_attention():
+    q, k, v = (torch.randn(2, 3, 16, 8, requires_grad=True) for _ in range(3))
+    forward = 2 * 3 * 16 * 16 * (8 + 8)  # q k^T, weights v
+    backward = 2 * 3 * 16 * 16 * (3 * 8 + 2 * 8)  # scores again, d weights, dv, dq, dk
+    with torch.no_grad():
+        assert count_step_flops(lambda: F.scaled_dot_product_attention(q, k, v)) == forward
+    assert count_step_flops(
+        lambda: F.scaled_dot_product_attention(q, k, v).sum().backward()) == forward + backward
