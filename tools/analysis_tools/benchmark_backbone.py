@@ -20,13 +20,12 @@ import contextlib
 import fnmatch
 import os
 import tempfile
-import time
 from unittest import mock
 
 import torch
 from _device import add_device_argument, describe, measure, sync
 
-from mmcoc.deployment.measure import count_step_flops, isolate
+from mmcoc.deployment.measure import count_step_flops, isolate, time_and_peak
 from mmcoc.testing import naive_context_cluster
 from mmcoc.utils import cli
 
@@ -182,14 +181,8 @@ def product_rate(device: str, size: int = 2048, reps: int = 5) -> float:
     """Multiply-adds a second of a ``size``-cubed float32 matrix product, the fastest of
     ``reps``: about the most a backbone's products can reach on ``device``."""
     a, b = (torch.randn(size, size, device=device) for _ in range(2))
-    times = []
-    for _ in range(reps + 1):
-        sync(device)
-        start = time.perf_counter()
-        torch.mm(a, b)
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return size**3 / min(times[1:])
+    sync(device)
+    return size**3 / time_and_peak(lambda: (torch.mm(a, b), sync(device)), reps)['time']
 
 
 def main():

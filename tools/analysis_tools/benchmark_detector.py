@@ -7,9 +7,9 @@ masks), random init, one training step = forward + loss + backward + AdamW step,
 process of its own. Prints a markdown table; the backbone's forward + backward alone on the same
 images (after the steps) gives its share of the step, and the rest (neck, heads, losses,
 optimizer) is nearly the same work for every backbone (the FPN's input widths and the RPN's
-proposals differ). The multiply-adds of each (products and
-convolutions, forward and backward, counted as they run: ``count_step_flops``) show what the
-FLOPs predict, and G/s how fast each part runs them.
+proposals differ). The multiply-adds of each (products and convolutions, forward and backward,
+counted as they run: ``count_step_flops``) show what the FLOPs predict, and G/s how fast each
+part runs them.
 
     python tools/benchmark_detector.py [--reps 2] [--size 800 1216] [--models NAME ...]
 """
